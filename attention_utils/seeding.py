@@ -1,0 +1,39 @@
+"""One call that makes a lesson repeatable."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["set_seed", "setup_lesson", "on_colab"]
+
+
+def set_seed(seed: int = 0) -> torch.Generator:
+    """Seed Python's ``random``, NumPy and PyTorch, and return a ``torch.Generator`` seeded the same."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def on_colab() -> bool:
+    """True when running inside Google Colab."""
+    return "COLAB_RELEASE_TAG" in os.environ or "google.colab" in __import__("sys").modules
+
+
+def setup_lesson(seed: int = 0, threads: int | None = 2, precision: int = 4) -> torch.Generator:
+    """Seed everything, fix the thread count and the print precision, for repeatable lesson outputs.
+
+    ``threads`` is capped at 2 by default: results then agree from a laptop to a 2-core CI machine.
+    Pass ``threads=None`` to leave PyTorch's own choice.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.set_printoptions(precision=precision, sci_mode=False)
+    np.set_printoptions(precision=precision, suppress=True)
+    return set_seed(seed)
