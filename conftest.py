@@ -45,7 +45,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.write_line(f"{total:7.1f} s  in all, {len(_durations)} notebooks")
     over = _far_over_budget()
     if over:
-        tr.write_line(f"FAILED: notebooks over {BUDGET_SLACK}x their budget: {', '.join(over)}", red=True)
+        tr.write_line(
+            f"FAILED: notebooks over {BUDGET_SLACK}x their budget: {', '.join(over)}", red=True
+        )
 
 
 def _far_over_budget() -> list[str]:

@@ -21,7 +21,9 @@ def as_tensor(name: str, value, *, dtype: torch.dtype | None = None) -> torch.Te
         try:
             return torch.as_tensor(np.asarray(value), dtype=dtype)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be numeric, could not convert it to a tensor: {err}") from err
+            raise TypeError(
+                f"{name} must be numeric, could not convert it to a tensor: {err}"
+            ) from err
     raise TypeError(
         f"{name} must be a torch.Tensor, a NumPy array or a nested list, got {type(value).__name__}"
     )
@@ -37,7 +39,9 @@ def check_ndim(name: str, x: torch.Tensor, allowed: int | Sequence[int], layout:
     if x.dim() not in allowed:
         want = " or ".join(f"{n}-D" for n in allowed)
         hint = f" {layout}" if layout else ""
-        raise ValueError(f"{name} must be {want}{hint}, got a {x.dim()}-D tensor of shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must be {want}{hint}, got a {x.dim()}-D tensor of shape {tuple(x.shape)}"
+        )
 
 
 def check_finite(name: str, x: torch.Tensor) -> None:
@@ -63,7 +67,9 @@ def check_probability(name: str, value) -> float:
 
 def check_last_dim(name: str, x: torch.Tensor, size: int, what: str) -> None:
     if x.shape[-1] != size:
-        raise ValueError(f"{name} must have {what} = {size} in its last dimension, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have {what} = {size} in its last dimension, got shape {tuple(x.shape)}"
+        )
 
 
 def check_valid_lens(
@@ -82,7 +88,9 @@ def check_valid_lens(
         raise TypeError(f"{name} must hold integer lengths, got dtype {v.dtype}")
     if torch.is_floating_point(v):
         if not torch.isfinite(v).all() or not torch.equal(v, v.round()):
-            raise TypeError(f"{name} must hold whole numbers (lengths), got non-integer values {v.tolist()}")
+            raise TypeError(
+                f"{name} must hold whole numbers (lengths), got non-integer values {v.tolist()}"
+            )
     v = v.long()
     if v.dim() == 1:
         if v.shape[0] != batch_size:
@@ -98,9 +106,13 @@ def check_valid_lens(
                 f"got shape {tuple(v.shape)}"
             )
     else:
-        raise ValueError(f"{name} must be 1-D (per sequence) or 2-D (per query), got shape {tuple(v.shape)}")
+        raise ValueError(
+            f"{name} must be 1-D (per sequence) or 2-D (per query), got shape {tuple(v.shape)}"
+        )
     if v.numel() and v.min() < 0:
         raise ValueError(f"{name} must not be negative, got a minimum of {int(v.min())}")
     if v.numel() and v.max() > num_keys:
-        raise ValueError(f"{name} can be at most the number of keys ({num_keys}), got {int(v.max())}")
+        raise ValueError(
+            f"{name} can be at most the number of keys ({num_keys}), got {int(v.max())}"
+        )
     return v

@@ -48,10 +48,15 @@ def make_1d_regression(n_train: int = 60, n_test: int = 100, noise: float = 0.4,
 
 
 def _check_width(width) -> None:
+    """A kernel width is one positive number (``inf`` allowed: the limit of average pooling)."""
     if isinstance(width, torch.Tensor):
-        if (width <= 0).any():
-            raise ValueError("width must be positive")
-    elif not isinstance(width, int | float) or isinstance(width, bool) or width <= 0:
+        if width.numel() != 1:
+            raise ValueError(f"width must be a single number, got a tensor of shape {tuple(width.shape)}")
+        if torch.isnan(width).any() or (width <= 0).any():
+            raise ValueError(f"width must be positive, got {width.item()}")
+    elif isinstance(width, bool) or not isinstance(width, int | float):
+        raise TypeError(f"width must be a number or a scalar tensor, got {type(width).__name__}")
+    elif not width > 0:  # also catches NaN
         raise ValueError(f"width must be a positive number, got {width!r}")
 
 
@@ -90,7 +95,14 @@ def nadaraya_watson(queries, keys, values, kernel="gaussian", width=1.0, exclude
 
     Returns:
         ``(predictions (n_queries,), weights (n_queries, n_keys))``. Each row of ``weights`` sums to 1;
-        a query with no key inside a compact kernel's window gets all-zero weights and prediction 0.
+        a query with no key inside a compact kernel's window (or no key at all once its own is left
+        out) gets all-zero weights and prediction 0. The Gaussian never returns NaN: as ``width``
+        shrinks it tends to the nearest key's value, as ``width`` grows to the plain average.
+
+    Raises:
+        TypeError: non-numeric or integer inputs, or a width that is not a number.
+        ValueError: inputs that are not 1-D, keys and values of different lengths, a width that is
+            not positive, an unknown kernel name, or ``exclude_self`` with queries that are not the keys.
     """
     q, k, v = as_tensor("queries", queries), as_tensor("keys", keys), as_tensor("values", values)
     for name, x in (("queries", q), ("keys", k), ("values", v)):
@@ -105,21 +117,31 @@ def nadaraya_watson(queries, keys, values, kernel="gaussian", width=1.0, exclude
     if exclude_self and (q.shape != k.shape or not torch.equal(q, k)):
         raise ValueError("exclude_self=True needs queries to be the keys themselves")
     d = q[:, None] - k[None, :]  # (n_queries, n_keys)
+    n_q, n_k = d.shape
+    # Keys a query may not use: its own entry under leave-one-out.
+    hidden = torch.eye(n_q, n_k, dtype=torch.bool) if exclude_self else torch.zeros(n_q, n_k, dtype=torch.bool)
+    empty = hidden.all(dim=1, keepdim=True)  # (n_queries, 1): no key left at all (one key, left out)
     if kernel is gaussian_kernel:
-        # In log space the Gaussian weights are a softmax, which stays exact for tiny widths
-        # (exp(-d^2 / 2w^2) would underflow to 0 for every key).
+        # The Gaussian weights are softmax(-d^2 / (2 width^2)) over the keys. Measuring d^2 from the
+        # nearest allowed key keeps them exact for tiny widths, where exp(-d^2 / 2w^2) would underflow
+        # to 0 for every key (0/0 = NaN): the nearest key's score is 0, so it always gets weight.
         _check_width(width)
-        logits = -(d**2) / (2 * width**2)
-        if exclude_self:
-            logits = logits.masked_fill(torch.eye(len(k), dtype=torch.bool), float("-inf"))
-        weights = torch.softmax(logits, dim=1)
-        return weights @ v, weights
+        d2 = d**2  # (n_queries, n_keys)
+        nearest = d2.masked_fill(hidden, float("inf")).amin(dim=1, keepdim=True)  # (n_queries, 1)
+        gap = d2 - nearest.masked_fill(empty, 0.0)  # (n_queries, n_keys), >= 0 on allowed keys
+        scores = torch.where(gap > 0, -gap / (2 * width**2), torch.zeros_like(gap))
+        scores = scores.masked_fill(hidden, float("-inf")).masked_fill(empty, 0.0)
+        weights = torch.softmax(scores, dim=1).masked_fill(empty, 0.0)  # (n_queries, n_keys)
+        return weights @ v, weights  # (n_queries,), (n_queries, n_keys)
     scores = kernel(d, width)  # (n_queries, n_keys)
-    if exclude_self:
-        scores = scores * (1 - torch.eye(len(k), dtype=scores.dtype))
+    if not isinstance(scores, torch.Tensor) or scores.shape != d.shape:
+        raise ValueError(f"kernel must return a tensor of the shape of its input {tuple(d.shape)}")
+    if (scores < 0).any() or torch.isnan(scores).any():
+        raise ValueError("kernel returned negative or NaN values; a kernel must be >= 0")
+    scores = scores.masked_fill(hidden, 0.0)
     total = scores.sum(dim=1, keepdim=True)  # (n_queries, 1)
     weights = torch.where(total > 0, scores / total.clamp_min(1e-30), torch.zeros_like(scores))
-    return weights @ v, weights
+    return weights @ v, weights  # (n_queries,), (n_queries, n_keys)
 
 
 class NWKernelRegression(nn.Module):

@@ -23,7 +23,9 @@ def sequence_mask(X: torch.Tensor, valid_len, value: float = 0.0) -> torch.Tenso
     """
     X = as_tensor("X", X)
     if X.dim() < 2:
-        raise ValueError(f"X must be at least 2-D (batch, max_len, ...), got shape {tuple(X.shape)}")
+        raise ValueError(
+            f"X must be at least 2-D (batch, max_len, ...), got shape {tuple(X.shape)}"
+        )
     v = check_valid_lens(valid_len, X.shape[0], 1, X.shape[1], name="valid_len")
     keep = torch.arange(X.shape[1], device=X.device)[None, :] < v.to(X.device)  # (batch, max_len)
     keep = keep.reshape(keep.shape + (1,) * (X.dim() - 2))

@@ -64,29 +64,47 @@ class MultiHeadAttention(nn.Module):
         queries, keys, values = check_qkv(queries, keys, values, same_qk_size=False)
         B, Q, K = queries.shape[0], queries.shape[1], keys.shape[1]
         lens = check_valid_lens(valid_lens, B, Q, K)  # (B, Q) or None
+        if not need_weights:
+            self.attention_weights = None
+            return self._fast_attention(queries, keys, values, lens)  # (B, Q, num_hiddens)
         q = self.transpose_qkv(self.W_q(queries))  # (B*h, Q, d_head)
         k = self.transpose_qkv(self.W_k(keys))  # (B*h, K, d_head)
         v = self.transpose_qkv(self.W_v(values))  # (B*h, K, d_head)
-        if need_weights:
-            if lens is not None:
-                lens = lens.repeat_interleave(self.num_heads, dim=0)  # (B*h, Q): head-major like q
-            out = self.attention(q, k, v, lens)  # (B*h, Q, d_head)
-            self.attention_weights = self.attention.attention_weights.reshape(B, self.num_heads, Q, K)
-        else:
-            self.attention_weights = None
-            out = self._fast_attention(q, k, v, lens, B)
+        if lens is not None:
+            lens = lens.repeat_interleave(self.num_heads, dim=0)  # (B*h, Q): head-major like q
+        out = self.attention(q, k, v, lens)  # (B*h, Q, d_head)
+        self.attention_weights = self.attention.attention_weights.reshape(B, self.num_heads, Q, K)
         return self.W_o(self.transpose_output(out))  # (B, Q, num_hiddens)
 
-    def _fast_attention(self, q, k, v, lens, B):
-        h = self.num_heads
-        q, k, v = (t.reshape(B, h, t.shape[1], t.shape[2]) for t in (q, k, v))  # (B, h, n, d_head)
+    def _fast_attention(self, queries, keys, values, lens):
+        """The ``need_weights=False`` path: same numbers as the reference path, no weights kept.
+
+        queries ``(B, Q, d_q)``, keys ``(B, K, d_k)``, values ``(B, K, d_v)``, lens ``(B, Q)`` or
+        ``None`` -> ``(B, Q, num_hiddens)``. For self-attention (one tensor passed three times) the
+        three projections run as one matmul, as in ``nn.MultiheadAttention``; heads are views, not
+        copies, and ``F.scaled_dot_product_attention`` does the attention without storing weights.
+        """
+        B, Q, K, h = queries.shape[0], queries.shape[1], keys.shape[1], self.num_heads
+        projections = (self.W_q, self.W_k, self.W_v)
+        lazy = any(nn.parameter.is_lazy(W.weight) for W in projections)
+        if queries is keys and keys is values and not lazy:
+            weight = torch.cat([W.weight for W in projections])  # (3 * num_hiddens, d_in)
+            bias = None if self.W_q.bias is None else torch.cat([W.bias for W in projections])
+            qkv = F.linear(queries, weight, bias)  # (B, Q, 3 * num_hiddens)
+            q, k, v = qkv.split(self.num_hiddens, dim=-1)  # 3 x (B, Q, num_hiddens)
+        else:  # cross-attention, or the lazy layers' first call (which sets their sizes)
+            q, k, v = self.W_q(queries), self.W_k(keys), self.W_v(values)
+        q = q.view(B, Q, h, -1).transpose(1, 2)  # (B, h, Q, d_head), a view
+        k = k.view(B, K, h, -1).transpose(1, 2)  # (B, h, K, d_head)
+        v = v.view(B, K, h, -1).transpose(1, 2)  # (B, h, K, d_head)
         mask = None
         if lens is not None:
             # SDPA's boolean mask: True = may attend. (B, 1, Q, K) broadcasts over heads.
-            mask = (torch.arange(k.shape[2], device=k.device) < lens.to(k.device)[..., None])[:, None]
+            mask = (torch.arange(K, device=k.device) < lens.to(k.device)[..., None])[:, None]
         p = self.attention.dropout.p if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, h, Q, d_head)
         if mask is not None:
             # A query with no valid key gets NaN from SDPA; our convention is a zero output.
             out = out.masked_fill(~mask.any(-1, keepdim=True), 0.0)
-        return out.reshape(B * h, out.shape[2], out.shape[3])
+        out = out.transpose(1, 2).reshape(B, Q, self.num_hiddens)  # (B, Q, num_hiddens)
+        return self.W_o(out)  # (B, Q, num_hiddens)

@@ -49,11 +49,15 @@ def _panel_titles(titles, num_rows: int, num_cols: int) -> list[list[str | None]
     if titles is None:
         return grid
     if isinstance(titles, str):
-        raise TypeError("titles must be a list of strings (one per column or one per panel), got a str")
+        raise TypeError(
+            "titles must be a list of strings (one per column or one per panel), got a str"
+        )
     titles = list(titles)
     if titles and all(isinstance(t, Sequence) and not isinstance(t, str) for t in titles):
         if len(titles) != num_rows or any(len(row) != num_cols for row in titles):
-            raise ValueError(f"titles given as a grid must be {num_rows} rows of {num_cols} strings")
+            raise ValueError(
+                f"titles given as a grid must be {num_rows} rows of {num_cols} strings"
+            )
         return [[str(t) for t in row] for row in titles]
     if len(titles) == num_cols:  # d2l's convention: one title per column
         return [[str(t) for t in titles] for _ in range(num_rows)]
@@ -116,13 +120,21 @@ def show_heatmaps(
         extra = 0.12 * max(len(t) for t in (xt or [""]))  # room for rotated token labels
         figsize = (2.6 * num_cols + (0.9 if colorbar else 0.3), 2.6 * num_rows + 0.5 + extra)
     fig, axes = plt.subplots(
-        num_rows, num_cols, figsize=figsize, sharex=True, sharey=True, squeeze=False, layout="constrained"
+        num_rows,
+        num_cols,
+        figsize=figsize,
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
     )
     image = None
     for i in range(num_rows):
         for j in range(num_cols):
             ax = axes[i, j]
-            image = ax.imshow(arr[i, j], cmap=cmap, vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
+            image = ax.imshow(
+                arr[i, j], cmap=cmap, vmin=lo, vmax=hi, aspect="auto", interpolation="nearest"
+            )
             if i == num_rows - 1:
                 ax.set_xlabel(xlabel)
             if j == 0:

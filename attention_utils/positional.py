@@ -1,4 +1,4 @@
-"""Sinusoidal positional encoding with d2l's signature."""
+"""Absolute positional encodings: the sinusoidal table (d2l's signature) and a learned embedding."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from torch import nn
 
 from ._checks import as_tensor, check_floating, check_ndim, check_positive_int, check_probability
 
-__all__ = ["PositionalEncoding", "sinusoidal_table"]
+__all__ = ["PositionalEncoding", "LearnedPositionalEmbedding", "sinusoidal_table"]
 
 
 def sinusoidal_table(max_len: int, num_hiddens: int, base: float = 10000.0) -> torch.Tensor:
@@ -44,15 +44,45 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("P", sinusoidal_table(self.max_len, self.num_hiddens)[None], persistent=False)
 
     def forward(self, X):
-        X = as_tensor("X", X)
-        check_floating("X", X)
-        check_ndim("X", X, 3, "(batch, num_steps, num_hiddens)")
-        if X.shape[-1] != self.num_hiddens:
-            raise ValueError(f"X must have num_hiddens={self.num_hiddens} features, got shape {tuple(X.shape)}")
-        if X.shape[1] > self.max_len:
-            raise ValueError(
-                f"X has {X.shape[1]} steps but this PositionalEncoding was built with max_len={self.max_len}; "
-                "build it with a larger max_len"
-            )
-        X = X + self.P[:, : X.shape[1], :].to(X.dtype)
+        X = _check_steps(self, X)  # (B, n, num_hiddens)
+        X = X + self.P[:, : X.shape[1], :].to(X.dtype)  # (1, n, num_hiddens) broadcasts over the batch
         return self.dropout(X)
+
+
+class LearnedPositionalEmbedding(nn.Module):
+    """Add a *learned* vector per position (as in BERT and GPT-2), then apply dropout.
+
+    ``LearnedPositionalEmbedding(num_hiddens, dropout, max_len=1000)`` holds ``self.P``, an
+    ``nn.Embedding(max_len, num_hiddens)`` trained with the model. ``forward(X)`` takes
+    ``(batch, num_steps, num_hiddens)`` with ``num_steps <= max_len`` and returns the same shape.
+    Unlike the sinusoidal table it has ``max_len * num_hiddens`` parameters and knows nothing about
+    positions it never saw in training.
+    """
+
+    def __init__(self, num_hiddens: int, dropout: float = 0.0, max_len: int = 1000, **kwargs):
+        super().__init__(**kwargs)
+        self.num_hiddens = check_positive_int("num_hiddens", num_hiddens)
+        self.max_len = check_positive_int("max_len", max_len)
+        self.dropout = nn.Dropout(check_probability("dropout", dropout))
+        self.P = nn.Embedding(self.max_len, self.num_hiddens)
+
+    def forward(self, X):
+        X = _check_steps(self, X)  # (B, n, num_hiddens)
+        pos = torch.arange(X.shape[1], device=X.device)  # (n,)
+        X = X + self.P(pos)[None].to(X.dtype)  # (1, n, num_hiddens) broadcasts over the batch
+        return self.dropout(X)
+
+
+def _check_steps(module, X) -> torch.Tensor:
+    name = type(module).__name__
+    X = as_tensor("X", X)
+    check_floating("X", X)
+    check_ndim("X", X, 3, "(batch, num_steps, num_hiddens)")
+    if X.shape[-1] != module.num_hiddens:
+        raise ValueError(f"X must have num_hiddens={module.num_hiddens} features, got shape {tuple(X.shape)}")
+    if X.shape[1] > module.max_len:
+        raise ValueError(
+            f"X has {X.shape[1]} steps but this {name} was built with max_len={module.max_len}; "
+            "build it with a larger max_len"
+        )
+    return X

@@ -28,11 +28,18 @@ def run_checks(name: str, cases: Sequence[Case], *, verbose: bool = True) -> boo
         try:
             case()
         except NotImplementedError:
-            return _report(False, name, "not implemented yet: replace `raise NotImplementedError` with your code", verbose)
+            return _report(
+                False,
+                name,
+                "not implemented yet: replace `raise NotImplementedError` with your code",
+                verbose,
+            )
         except Mismatch as miss:
             return _report(False, name, f"{label}: {miss}", verbose)
         except Exception as err:  # the learner's code crashed: show it, never propagate
-            return _report(False, name, f"{label}: your code raised {type(err).__name__}: {err}", verbose)
+            return _report(
+                False, name, f"{label}: your code raised {type(err).__name__}: {err}", verbose
+            )
     return _report(True, name, f"all {len(cases)} checks passed", verbose)
 
 

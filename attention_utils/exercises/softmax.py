@@ -26,14 +26,22 @@ def check_row_softmax(fn, verbose: bool = True) -> bool:
         expect_finite(w)
         if (w < 0).any():
             raise Mismatch("weights must be non-negative")
-        if torch.allclose(w.sum(0), torch.ones(5), atol=1e-5) and not torch.allclose(w.sum(1), torch.ones(3), atol=1e-5):
-            raise Mismatch("your columns sum to 1, not your rows: normalize along the keys axis (dim=-1)")
+        if torch.allclose(w.sum(0), torch.ones(5), atol=1e-5) and not torch.allclose(
+            w.sum(1), torch.ones(3), atol=1e-5
+        ):
+            raise Mismatch(
+                "your columns sum to 1, not your rows: normalize along the keys axis (dim=-1)"
+            )
         if not torch.allclose(w.sum(-1), torch.ones(3), atol=1e-5):
             raise Mismatch(f"each query's row should sum to 1, got row sums {w.sum(-1).tolist()}")
 
     def matches_softmax():
         s = _scores(4, 6, seed=1)
-        expect_close(fn(s.clone()), torch.softmax(s, dim=-1), "rows sum to 1 but are not softmax(scores): exponentiate first")
+        expect_close(
+            fn(s.clone()),
+            torch.softmax(s, dim=-1),
+            "rows sum to 1 but are not softmax(scores): exponentiate first",
+        )
 
     def large_scores():
         s = _scores(2, 4, scale=1000.0, seed=2)
@@ -41,14 +49,18 @@ def check_row_softmax(fn, verbose: bool = True) -> bool:
         try:
             expect_finite(w)
         except Mismatch as miss:
-            raise Mismatch(f"{miss}: exp overflows for large scores; subtract each row's max first") from None
+            raise Mismatch(
+                f"{miss}: exp overflows for large scores; subtract each row's max first"
+            ) from None
         expect_close(w, torch.softmax(s, dim=-1), "wrong weights for large scores")
 
     def batched():
         s = _scores(2, 3, 4, seed=3)
         w = expect_shape(fn(s.clone()), (2, 3, 4), "the result for a batch of score matrices")
         expect_close(
-            w, torch.softmax(s, dim=-1), "a batch (batch, queries, keys) must be normalized along the last axis; use dim=-1"
+            w,
+            torch.softmax(s, dim=-1),
+            "a batch (batch, queries, keys) must be normalized along the last axis; use dim=-1",
         )
 
     def leaves_input_alone():
@@ -84,7 +96,11 @@ def check_masked_softmax(fn, verbose: bool = True) -> bool:
 
     def no_mask():
         X = _scores(2, 3, 4)
-        expect_close(fn(X.clone(), None), torch.softmax(X, dim=-1), "with valid_lens=None it should be a plain softmax over the last axis")
+        expect_close(
+            fn(X.clone(), None),
+            torch.softmax(X, dim=-1),
+            "with valid_lens=None it should be a plain softmax over the last axis",
+        )
 
     def per_sequence():
         X = _scores(2, 3, 5, seed=1)
@@ -98,9 +114,15 @@ def check_masked_softmax(fn, verbose: bool = True) -> bool:
     def per_query():
         X = _scores(2, 3, 4, seed=2)
         lens = torch.tensor([[1, 2, 3], [4, 2, 1]])
-        w = expect_shape(fn(X.clone(), lens), (2, 3, 4), "the result for per-query (2-D) valid_lens")
+        w = expect_shape(
+            fn(X.clone(), lens), (2, 3, 4), "the result for per-query (2-D) valid_lens"
+        )
         expect_finite(w)
-        expect_close(w, _reference(X, lens), "2-D valid_lens give one length per query: row j of batch i keeps valid_lens[i, j] keys")
+        expect_close(
+            w,
+            _reference(X, lens),
+            "2-D valid_lens give one length per query: row j of batch i keeps valid_lens[i, j] keys",
+        )
 
     def large_scores():
         X = _scores(1, 2, 4, scale=1e4, seed=3)
@@ -109,7 +131,9 @@ def check_masked_softmax(fn, verbose: bool = True) -> bool:
         try:
             expect_finite(w)
         except Mismatch as miss:
-            raise Mismatch(f"{miss} for large scores: exp overflows, subtract the max (torch.softmax does)") from None
+            raise Mismatch(
+                f"{miss} for large scores: exp overflows, subtract the max (torch.softmax does)"
+            ) from None
         expect_close(w, _reference(X, lens), "wrong weights for large scores")
 
     def empty_rows():
@@ -117,13 +141,17 @@ def check_masked_softmax(fn, verbose: bool = True) -> bool:
         lens = torch.tensor([0, 3])
         w = expect_shape(fn(X.clone(), lens), (2, 2, 3))
         if torch.isnan(w).any():
-            raise Mismatch("a row with valid length 0 came out NaN (softmax of all -inf); set it to zeros")
+            raise Mismatch(
+                "a row with valid length 0 came out NaN (softmax of all -inf); set it to zeros"
+            )
         if not torch.allclose(w[0], torch.zeros(2, 3)):
             raise Mismatch(
                 "a row with valid length 0 should be all zeros, got "
                 f"{[round(x, 3) for x in w[0, 0].tolist()]}: filling with -1e6 spreads its weight over the padding"
             )
-        expect_close(w[1], torch.softmax(X[1], dim=-1), "a full-length row should be a plain softmax")
+        expect_close(
+            w[1], torch.softmax(X[1], dim=-1), "a full-length row should be a plain softmax"
+        )
 
     cases = [
         ("no mask", no_mask),

@@ -1,0 +1,171 @@
+"""Relative position schemes: rotary embeddings (RoPE), ALiBi and a learned relative bias.
+
+Sinusoidal and learned *absolute* encodings add a vector per position to the input. The schemes here
+act on the attention scores instead, so that the score of query ``i`` and key ``j`` depends on the
+offset ``i - j`` and not on where the pair sits in the sequence:
+
+- **RoPE** (Su et al., 2021) rotates each pair of query/key features by an angle proportional to the
+  position. A rotation by ``a`` dotted with a rotation by ``b`` equals a rotation by ``a - b``, so
+  ``score(i, j) = q_i^T R_{j - i} k_j``: only the offset survives.
+- **ALiBi** (Press et al., 2022) adds ``-slope_h * |i - j|`` to head ``h``'s scores.
+- **RelativePositionBias** learns one number per (clipped) offset and head, as in Shaw et al. (2018)
+  and T5 (without T5's log buckets).
+
+Shapes: feature layouts end in ``(..., num_steps, d)``; biases are ``(num_heads, num_queries, num_keys)``,
+ready to be added to scores of shape ``(batch, num_heads, num_queries, num_keys)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ._checks import as_tensor, check_floating, check_positive_int
+
+__all__ = [
+    "rotary_angles",
+    "apply_rotary",
+    "RotaryEmbedding",
+    "alibi_slopes",
+    "alibi_bias",
+    "relative_offsets",
+    "RelativePositionBias",
+]
+
+
+def _check_base(base) -> float:
+    if isinstance(base, bool) or not isinstance(base, int | float) or not base > 1:
+        raise ValueError(f"base must be a number greater than 1, got {base!r}")
+    return float(base)
+
+
+def _positions(positions, num_steps: int, device) -> torch.Tensor:
+    if positions is None:
+        return torch.arange(num_steps, device=device, dtype=torch.float32)  # (n,)
+    p = as_tensor("positions", positions).to(device=device, dtype=torch.float32)
+    if p.dim() != 1 or p.shape[0] != num_steps:
+        raise ValueError(f"positions must have shape ({num_steps},), one per step, got shape {tuple(p.shape)}")
+    return p
+
+
+def rotary_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> torch.Tensor:
+    """Rotation angles ``(n, dim // 2)``: pair ``i`` at position ``p`` turns by ``p * base**(-2i / dim)``.
+
+    These are the same frequencies as the sinusoidal table's (``sinusoidal_table``).
+    """
+    dim = check_positive_int("dim", dim)
+    base = _check_base(base)
+    freqs = base ** (-torch.arange(0, dim - 1, 2, dtype=torch.float32, device=positions.device) / dim)  # (dim//2,)
+    return positions.float()[:, None] * freqs  # (n, dim//2)
+
+
+def apply_rotary(X: torch.Tensor, positions=None, *, base: float = 10000.0) -> torch.Tensor:
+    """Rotate feature pairs ``(X[..., 2i], X[..., 2i+1])`` by the position's angle (RoPE).
+
+    Args:
+        X: queries or keys of shape ``(..., num_steps, d)`` with an even ``d`` (for multi-head
+            attention, ``(B, h, n, d_head)``: rotate each head separately).
+        positions: ``None`` (``0 .. num_steps - 1``) or a 1-D tensor of ``num_steps`` positions.
+        base: the longest wavelength is about ``2 * pi * base``.
+
+    Returns:
+        A tensor of the same shape and dtype as ``X``. Norms are unchanged (it is a rotation), and
+        ``apply_rotary(q, [m]) · apply_rotary(k, [n])`` depends on ``m - n`` only.
+    """
+    X = as_tensor("X", X)
+    check_floating("X", X)
+    if X.dim() < 2:
+        raise ValueError(f"X must be at least 2-D (..., num_steps, d), got shape {tuple(X.shape)}")
+    d = X.shape[-1]
+    if d % 2:
+        raise ValueError(f"rotary embeddings rotate pairs of features, so the last dimension of X must be even, got {d}")
+    angles = rotary_angles(_positions(positions, X.shape[-2], X.device), d, base)  # (n, d/2)
+    cos, sin = torch.cos(angles).to(X.dtype), torch.sin(angles).to(X.dtype)  # (n, d/2) each
+    x_even, x_odd = X[..., 0::2], X[..., 1::2]  # (..., n, d/2) each
+    out = torch.empty_like(X)
+    out[..., 0::2] = x_even * cos - x_odd * sin  # 2-D rotation of each (even, odd) pair
+    out[..., 1::2] = x_even * sin + x_odd * cos
+    return out
+
+
+class RotaryEmbedding(nn.Module):
+    """``RotaryEmbedding(dim, base=10000.0)``: a module wrapper of ``apply_rotary`` (no parameters).
+
+    ``forward(X, positions=None)``: ``X`` is ``(..., num_steps, dim)``; returns the same shape.
+    """
+
+    def __init__(self, dim: int, base: float = 10000.0):
+        super().__init__()
+        self.dim = check_positive_int("dim", dim)
+        if self.dim % 2:
+            raise ValueError(f"dim must be even (features are rotated in pairs), got {dim}")
+        self.base = _check_base(base)
+
+    def forward(self, X, positions=None):
+        X = as_tensor("X", X)
+        if X.shape[-1] != self.dim:
+            raise ValueError(f"X must have dim={self.dim} features in its last axis, got shape {tuple(X.shape)}")
+        return apply_rotary(X, positions, base=self.base)
+
+
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    """ALiBi's per-head slopes ``(num_heads,)``: a geometric sequence starting at ``2**(-8 / n)``.
+
+    For a power of two ``n = num_heads`` the slopes are ``2**(-8 k / n)``, ``k = 1..n``. Otherwise the
+    slopes of the next lower power of two are followed by every other slope of the next higher one, as
+    in the paper's reference code.
+    """
+    num_heads = check_positive_int("num_heads", num_heads)
+
+    def power_of_two(n: int) -> list[float]:
+        start = 2.0 ** (-8.0 / n)
+        return [start ** (k + 1) for k in range(n)]
+
+    if math.log2(num_heads).is_integer():
+        return torch.tensor(power_of_two(num_heads))
+    lower = 2 ** math.floor(math.log2(num_heads))
+    extra = power_of_two(2 * lower)[0::2][: num_heads - lower]
+    return torch.tensor(power_of_two(lower) + extra)
+
+
+def relative_offsets(num_queries: int, num_keys: int | None = None, device=None) -> torch.Tensor:
+    """Integer matrix ``(num_queries, num_keys)`` of offsets ``j - i`` (key position minus query position)."""
+    num_queries = check_positive_int("num_queries", num_queries)
+    num_keys = num_queries if num_keys is None else check_positive_int("num_keys", num_keys)
+    i = torch.arange(num_queries, device=device)[:, None]  # (Q, 1)
+    j = torch.arange(num_keys, device=device)[None, :]  # (1, K)
+    return j - i  # (Q, K)
+
+
+def alibi_bias(num_heads: int, num_queries: int, num_keys: int | None = None, device=None) -> torch.Tensor:
+    """ALiBi's additive score bias ``(num_heads, num_queries, num_keys)``: ``-slope_h * |j - i|``.
+
+    Add it to scores of shape ``(B, num_heads, Q, K)`` before the softmax. Every head penalizes far
+    keys linearly, each with its own slope. It has no parameters and no maximum length.
+    """
+    slopes = alibi_slopes(num_heads).to(device)  # (h,)
+    dist = relative_offsets(num_queries, num_keys, device).abs().float()  # (Q, K)
+    return -slopes[:, None, None] * dist  # (h, Q, K)
+
+
+class RelativePositionBias(nn.Module):
+    """A learned bias per head and per offset, clipped to ``[-max_distance, max_distance]``.
+
+    ``RelativePositionBias(num_heads, max_distance)`` holds ``self.bias``, an ``nn.Embedding`` with
+    ``2 * max_distance + 1`` rows (one per offset) and ``num_heads`` columns. ``forward(num_queries,
+    num_keys=None)`` returns ``(num_heads, num_queries, num_keys)`` to add to the scores. Offsets beyond
+    ``max_distance`` share the last row, so any length works.
+    """
+
+    def __init__(self, num_heads: int, max_distance: int):
+        super().__init__()
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        self.max_distance = check_positive_int("max_distance", max_distance)
+        self.bias = nn.Embedding(2 * self.max_distance + 1, self.num_heads)
+
+    def forward(self, num_queries: int, num_keys: int | None = None) -> torch.Tensor:
+        offsets = relative_offsets(num_queries, num_keys, self.bias.weight.device)  # (Q, K)
+        idx = offsets.clamp(-self.max_distance, self.max_distance) + self.max_distance  # (Q, K) in [0, 2m]
+        return self.bias(idx).permute(2, 0, 1)  # (Q, K, h) -> (h, Q, K)

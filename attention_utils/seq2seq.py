@@ -1,0 +1,228 @@
+"""GRU encoder-decoder models, with and without Bahdanau (additive) attention.
+
+Names follow d2l (``Seq2SeqEncoder``, ``Seq2SeqDecoder``, ``Seq2SeqAttentionDecoder``,
+``EncoderDecoder``) with the same submodule names (``embedding``, ``rnn``, ``dense``,
+``attention``), but every tensor here is **batch first**: tokens ``(B, S)``, encoder outputs
+``(B, S, h)``. The recurrent state is ``(num_layers, B, h)``, as ``nn.GRU`` returns it.
+
+Also here: ``train_seq2seq`` (teacher forcing, the same batches for every model),
+``greedy_decode`` (one character at a time, keeping the attention weights) and ``exact_match``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._checks import check_positive_int, check_probability
+from .dates import DATE_VOCAB, CharVocab, batchify
+from .scoring import AdditiveAttention
+
+__all__ = [
+    "Seq2SeqEncoder",
+    "Seq2SeqDecoder",
+    "Seq2SeqAttentionDecoder",
+    "EncoderDecoder",
+    "train_seq2seq",
+    "greedy_decode",
+    "exact_match",
+]
+
+
+def _last_state(outputs: torch.Tensor, valid_len: torch.Tensor) -> torch.Tensor:
+    """The GRU output after each sequence's last real token: (B, S, h), (B,) -> (B, h)."""
+    idx = (valid_len - 1).clamp(min=0).to(outputs.device)  # (B,)
+    return outputs[torch.arange(outputs.shape[0], device=outputs.device), idx]  # (B, h)
+
+
+class Seq2SeqEncoder(nn.Module):
+    """Embedding + GRU. ``forward(X, valid_len)``: X ``(B, S)`` ids -> ``(outputs, state)``.
+
+    ``outputs`` is ``(B, S, h)`` (one vector per source character: the keys and values of
+    attention) and ``state`` is ``(num_layers, B, h)``: the top layer's state after each sequence's
+    **last real character**, so the right padding never leaks into it (a one-directional GRU's
+    output at step t depends only on steps <= t).
+    """
+
+    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.embedding = nn.Embedding(check_positive_int("vocab_size", vocab_size), check_positive_int("embed_size", embed_size))
+        self.rnn = nn.GRU(
+            embed_size,
+            check_positive_int("num_hiddens", num_hiddens),
+            check_positive_int("num_layers", num_layers),
+            dropout=check_probability("dropout", dropout),
+            batch_first=True,
+        )
+
+    def forward(self, X: torch.Tensor, valid_len: torch.Tensor | None = None):
+        outputs, state = self.rnn(self.embedding(X))  # (B, S, h), (L, B, h)
+        if valid_len is not None:
+            state = state.clone()
+            state[-1] = _last_state(outputs, valid_len)  # (B, h)
+        return outputs, state
+
+
+class Seq2SeqDecoder(nn.Module):
+    """The no-attention baseline: every step sees the **same** context, the encoder's final state.
+
+    ``forward(X, state)``: X ``(B, T)`` ids, state from ``init_state`` -> logits ``(B, T, vocab)``
+    and the new state. The input at each step is [embedding; context], as in d2l.
+    """
+
+    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_size)
+        self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout, batch_first=True)
+        self.dense = nn.Linear(num_hiddens, vocab_size)
+        self.attention_weights = None
+
+    def init_state(self, enc_outputs, enc_valid_len=None):
+        outputs, state = enc_outputs
+        return (state, state[-1])  # (L, B, h) hidden, (B, h) fixed context
+
+    def forward(self, X: torch.Tensor, state):
+        hidden, context = state
+        emb = self.embedding(X)  # (B, T, e)
+        ctx = context[:, None, :].expand(-1, X.shape[1], -1)  # (B, T, h): one vector for all steps
+        outputs, hidden = self.rnn(torch.cat([emb, ctx], dim=-1), hidden)  # (B, T, h), (L, B, h)
+        return self.dense(outputs), (hidden, context)  # (B, T, vocab)
+
+
+class Seq2SeqAttentionDecoder(nn.Module):
+    """Bahdanau's decoder: at every step the previous hidden state queries the encoder outputs.
+
+    ``forward(X, state)``: X ``(B, T)`` ids -> logits ``(B, T, vocab)`` and the new state.
+    After a call, ``self.attention_weights`` is ``(B, T, S)``: row t is where step t looked.
+    ``attention`` is the package's ``AdditiveAttention`` (parameters ``W_q``, ``W_k``, ``w_v``).
+    """
+
+    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.attention = AdditiveAttention(num_hiddens, dropout, query_size=num_hiddens, key_size=num_hiddens)
+        self.embedding = nn.Embedding(vocab_size, embed_size)
+        self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout, batch_first=True)
+        self.dense = nn.Linear(num_hiddens, vocab_size)
+        self.attention_weights = None
+
+    def init_state(self, enc_outputs, enc_valid_len=None):
+        outputs, state = enc_outputs
+        return (outputs, state, enc_valid_len)  # (B, S, h), (L, B, h), (B,)
+
+    def forward(self, X: torch.Tensor, state):
+        enc_outputs, hidden, enc_valid_len = state
+        emb = self.embedding(X)  # (B, T, e)
+        outputs, weights = [], []
+        for t in range(X.shape[1]):
+            query = hidden[-1][:, None, :]  # (B, 1, h): the state before writing character t
+            context = self.attention(query, enc_outputs, enc_outputs, enc_valid_len)  # (B, 1, h)
+            x = torch.cat([emb[:, t : t + 1], context], dim=-1)  # (B, 1, e + h)
+            out, hidden = self.rnn(x, hidden)  # (B, 1, h), (L, B, h)
+            outputs.append(out)
+            weights.append(self.attention.attention_weights)  # (B, 1, S)
+        self.attention_weights = torch.cat(weights, dim=1)  # (B, T, S)
+        return self.dense(torch.cat(outputs, dim=1)), (enc_outputs, hidden, enc_valid_len)  # (B, T, vocab)
+
+
+class EncoderDecoder(nn.Module):
+    """``forward(src, src_valid_len, tgt_in)`` -> logits ``(B, T, vocab)`` (teacher forcing)."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def forward(self, src, src_valid_len, tgt_in):
+        enc_outputs = self.encoder(src, src_valid_len)
+        state = self.decoder.init_state(enc_outputs, src_valid_len)
+        return self.decoder(tgt_in, state)[0]
+
+
+def train_seq2seq(
+    models: dict[str, nn.Module],
+    pairs: Sequence[tuple[str, str]],
+    num_steps: int,
+    batch_size: int = 128,
+    lr: float = 0.01,
+    vocab: CharVocab = DATE_VOCAB,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, dict]:
+    """Train every model in ``models`` on the **same** batches, in turn, with Adam and clipping.
+
+    Returns ``{name: {"losses": [...], "seconds": float}}``: the cross-entropy of each step (pads
+    ignored) and the seconds that model's own steps took. With ``progress=True`` a tqdm bar shows
+    the steps (put that cell under ``nbval-ignore-output``).
+    """
+    num_steps = check_positive_int("num_steps", num_steps)
+    batch_size = check_positive_int("batch_size", batch_size)
+    if not models:
+        raise ValueError("models is empty")
+    gen = torch.Generator().manual_seed(seed)
+    opts = {n: torch.optim.Adam(m.parameters(), lr=lr) for n, m in models.items()}
+    hist = {n: {"losses": [], "seconds": 0.0} for n in models}
+    steps = range(num_steps)
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="training " + " + ".join(models))
+    for m in models.values():
+        m.train()
+    for _ in steps:
+        idx = torch.randint(len(pairs), (batch_size,), generator=gen).tolist()
+        src, src_len, tgt_in, tgt_out = batchify([pairs[i] for i in idx], vocab)
+        for name, model in models.items():
+            start = time.perf_counter()
+            logits = model(src, src_len, tgt_in)  # (B, T, vocab)
+            loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=vocab.pad)
+            opts[name].zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opts[name].step()
+            hist[name]["seconds"] += time.perf_counter() - start
+            hist[name]["losses"].append(loss.item())
+    for m in models.values():
+        m.eval()
+    return hist
+
+
+@torch.no_grad()
+def greedy_decode(
+    model: EncoderDecoder, sources: Sequence[str], vocab: CharVocab = DATE_VOCAB, max_len: int = 12
+) -> tuple[list[str], torch.Tensor | None]:
+    """Decode each source string, feeding back the most likely character at every step.
+
+    Returns the decoded strings and, for an attention model, the weights ``(B, max_len, S)``
+    (step t's row is where it looked while writing character t; rows after ``<eos>`` are kept).
+    """
+    if isinstance(sources, str):
+        raise TypeError("sources must be a list of strings, got a single str; wrap it in a list")
+    src, src_len, _, _ = batchify([(s, "") for s in sources], vocab)
+    model.eval()
+    state = model.decoder.init_state(model.encoder(src, src_len), src_len)
+    x = torch.full((len(sources), 1), vocab.bos, dtype=torch.long)  # (B, 1)
+    ids, weights = [], []
+    for _ in range(max_len):
+        logits, state = model.decoder(x, state)  # (B, 1, vocab)
+        x = logits.argmax(-1)  # (B, 1)
+        ids.append(x)
+        if model.decoder.attention_weights is not None:
+            weights.append(model.decoder.attention_weights)  # (B, 1, S)
+    ids = torch.cat(ids, dim=1)  # (B, max_len)
+    return [vocab.decode(row) for row in ids], (torch.cat(weights, dim=1) if weights else None)
+
+
+def exact_match(
+    model: EncoderDecoder, pairs: Sequence[tuple[str, str]], vocab: CharVocab = DATE_VOCAB, batch_size: int = 1000
+) -> torch.Tensor:
+    """A ``(len(pairs),)`` bool tensor: True where the greedy output equals the target exactly."""
+    hits = []
+    for i in range(0, len(pairs), batch_size):
+        chunk = pairs[i : i + batch_size]
+        preds, _ = greedy_decode(model, [s for s, _ in chunk], vocab)
+        hits += [p == t for p, (_, t) in zip(preds, chunk, strict=True)]
+    return torch.tensor(hits)
