@@ -8,7 +8,7 @@ Shapes use ``(batch, num_queries, num_keys)`` for scores and weights. Bad input 
 ``TypeError`` or ``ValueError`` that names the argument.
 """
 
-from . import exercises
+from . import dates, efficient, exercises, seq2seq
 from .kernel_regression import (
     KERNELS,
     NWKernelRegression,
@@ -21,23 +21,62 @@ from .kernel_regression import (
 from .masking import causal_mask, masked_softmax, sequence_mask
 from .multihead import MultiHeadAttention
 from .plotting import show_heatmaps
-from .positional import PositionalEncoding, sinusoidal_table
-from .scoring import AdditiveAttention, DotProductAttention
+from .positional import LearnedPositionalEmbedding, PositionalEncoding, sinusoidal_table
+from .pretrained import (
+    MINILM_ID,
+    attention_from_bert,
+    bert_attention_names,
+    bert_block_names,
+    copy_weights,
+    encoder_blocks_from_bert,
+    load_minilm,
+    minilm_local_dir,
+)
+from .relative import (
+    RelativePositionBias,
+    RotaryEmbedding,
+    alibi_bias,
+    alibi_slopes,
+    apply_rotary,
+    relative_offsets,
+    rotary_angles,
+)
+from .scoring import AdditiveAttention, BilinearAttention, DotProductAttention
 from .seeding import on_colab, set_seed, setup_lesson
+from .tasks import TASKS, TaskSplit, make_sequence_task, sequence_accuracy, train_tagger
+from .transformer import (
+    AddNorm,
+    PositionWiseFFN,
+    SequenceTagger,
+    TransformerEncoder,
+    TransformerEncoderBlock,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "exercises",
+    "efficient",
     "show_heatmaps",
     "masked_softmax",
     "sequence_mask",
     "causal_mask",
     "DotProductAttention",
     "AdditiveAttention",
+    "BilinearAttention",
+    "dates",
+    "seq2seq",
     "MultiHeadAttention",
     "PositionalEncoding",
     "sinusoidal_table",
+    "LearnedPositionalEmbedding",
+    "rotary_angles",
+    "apply_rotary",
+    "RotaryEmbedding",
+    "alibi_slopes",
+    "alibi_bias",
+    "relative_offsets",
+    "RelativePositionBias",
     "make_1d_regression",
     "gaussian_kernel",
     "boxcar_kernel",
@@ -48,4 +87,22 @@ __all__ = [
     "set_seed",
     "setup_lesson",
     "on_colab",
+    "TASKS",
+    "TaskSplit",
+    "make_sequence_task",
+    "sequence_accuracy",
+    "train_tagger",
+    "PositionWiseFFN",
+    "AddNorm",
+    "TransformerEncoderBlock",
+    "TransformerEncoder",
+    "SequenceTagger",
+    "MINILM_ID",
+    "minilm_local_dir",
+    "load_minilm",
+    "bert_attention_names",
+    "bert_block_names",
+    "copy_weights",
+    "attention_from_bert",
+    "encoder_blocks_from_bert",
 ]

@@ -30,7 +30,9 @@ def target_function(x: torch.Tensor) -> torch.Tensor:
     return 1.5 * torch.sin(1.3 * x) + 0.4 * x
 
 
-def make_1d_regression(n_train: int = 60, n_test: int = 100, noise: float = 0.4, x_max: float = 6.0, seed: int = 0):
+def make_1d_regression(
+    n_train: int = 60, n_test: int = 100, noise: float = 0.4, x_max: float = 6.0, seed: int = 0
+):
     """Noisy samples of a smooth 1-D function, made here, with no download.
 
     Returns ``x_train (n_train,)`` sorted, ``y_train (n_train,)`` noisy, ``x_test (n_test,)`` evenly
@@ -51,7 +53,9 @@ def _check_width(width) -> None:
     """A kernel width is one positive number (``inf`` allowed: the limit of average pooling)."""
     if isinstance(width, torch.Tensor):
         if width.numel() != 1:
-            raise ValueError(f"width must be a single number, got a tensor of shape {tuple(width.shape)}")
+            raise ValueError(
+                f"width must be a single number, got a tensor of shape {tuple(width.shape)}"
+            )
         if torch.isnan(width).any() or (width <= 0).any():
             raise ValueError(f"width must be positive, got {width.item()}")
     elif isinstance(width, bool) or not isinstance(width, int | float):
@@ -78,10 +82,37 @@ def epanechnikov_kernel(d: torch.Tensor, width=1.0) -> torch.Tensor:
     return torch.clamp(1 - (d / width) ** 2, min=0)
 
 
-KERNELS = {"gaussian": gaussian_kernel, "boxcar": boxcar_kernel, "epanechnikov": epanechnikov_kernel}
+KERNELS = {
+    "gaussian": gaussian_kernel,
+    "boxcar": boxcar_kernel,
+    "epanechnikov": epanechnikov_kernel,
+}
 
 
-def nadaraya_watson(queries, keys, values, kernel="gaussian", width=1.0, exclude_self: bool = False):
+def _gaussian_weights(d: torch.Tensor, width, hidden: torch.Tensor | None = None) -> torch.Tensor:
+    """Gaussian attention weights softmax(-d^2 / (2 width^2)) over the last axis, never NaN.
+
+    ``d`` is ``(n_queries, n_keys)``; ``hidden`` (same shape, bool) marks keys a query may not use.
+    Measuring d^2 from each query's nearest allowed key changes nothing mathematically (softmax
+    ignores a shift) but keeps the weights exact for tiny widths, where exp(-d^2 / 2w^2) underflows
+    to 0 for every key (0/0 = NaN): the nearest key's score is 0, so it always keeps its weight.
+    A query with no allowed key gets all-zero weights. Returns ``(n_queries, n_keys)``.
+    """
+    _check_width(width)
+    if hidden is None:
+        hidden = torch.zeros(d.shape, dtype=torch.bool, device=d.device)
+    empty = hidden.all(dim=-1, keepdim=True)  # (n_queries, 1)
+    d2 = d**2  # (n_queries, n_keys)
+    nearest = d2.masked_fill(hidden, float("inf")).amin(dim=-1, keepdim=True)  # (n_queries, 1)
+    gap = d2 - nearest.masked_fill(empty, 0.0)  # (n_queries, n_keys), >= 0 on allowed keys
+    scores = torch.where(gap > 0, -gap / (2 * width**2), torch.zeros_like(gap))
+    scores = scores.masked_fill(hidden, float("-inf")).masked_fill(empty, 0.0)
+    return torch.softmax(scores, dim=-1).masked_fill(empty, 0.0)
+
+
+def nadaraya_watson(
+    queries, keys, values, kernel="gaussian", width=1.0, exclude_self: bool = False
+):
     """Predict ``values`` at ``queries`` by kernel-weighted averaging.
 
     Args:
@@ -109,7 +140,9 @@ def nadaraya_watson(queries, keys, values, kernel="gaussian", width=1.0, exclude
         check_floating(name, x)
         check_ndim(name, x, 1, "(n,)")
     if k.shape != v.shape:
-        raise ValueError(f"keys and values must have the same length, got {k.shape[0]} and {v.shape[0]}")
+        raise ValueError(
+            f"keys and values must have the same length, got {k.shape[0]} and {v.shape[0]}"
+        )
     if isinstance(kernel, str):
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {kernel!r}")
@@ -117,21 +150,14 @@ def nadaraya_watson(queries, keys, values, kernel="gaussian", width=1.0, exclude
     if exclude_self and (q.shape != k.shape or not torch.equal(q, k)):
         raise ValueError("exclude_self=True needs queries to be the keys themselves")
     d = q[:, None] - k[None, :]  # (n_queries, n_keys)
-    n_q, n_k = d.shape
     # Keys a query may not use: its own entry under leave-one-out.
-    hidden = torch.eye(n_q, n_k, dtype=torch.bool) if exclude_self else torch.zeros(n_q, n_k, dtype=torch.bool)
-    empty = hidden.all(dim=1, keepdim=True)  # (n_queries, 1): no key left at all (one key, left out)
+    hidden = (
+        torch.eye(*d.shape, dtype=torch.bool)
+        if exclude_self
+        else torch.zeros(d.shape, dtype=torch.bool)
+    )
     if kernel is gaussian_kernel:
-        # The Gaussian weights are softmax(-d^2 / (2 width^2)) over the keys. Measuring d^2 from the
-        # nearest allowed key keeps them exact for tiny widths, where exp(-d^2 / 2w^2) would underflow
-        # to 0 for every key (0/0 = NaN): the nearest key's score is 0, so it always gets weight.
-        _check_width(width)
-        d2 = d**2  # (n_queries, n_keys)
-        nearest = d2.masked_fill(hidden, float("inf")).amin(dim=1, keepdim=True)  # (n_queries, 1)
-        gap = d2 - nearest.masked_fill(empty, 0.0)  # (n_queries, n_keys), >= 0 on allowed keys
-        scores = torch.where(gap > 0, -gap / (2 * width**2), torch.zeros_like(gap))
-        scores = scores.masked_fill(hidden, float("-inf")).masked_fill(empty, 0.0)
-        weights = torch.softmax(scores, dim=1).masked_fill(empty, 0.0)  # (n_queries, n_keys)
+        weights = _gaussian_weights(d, width, hidden)  # (n_queries, n_keys)
         return weights @ v, weights  # (n_queries,), (n_queries, n_keys)
     scores = kernel(d, width)  # (n_queries, n_keys)
     if not isinstance(scores, torch.Tensor) or scores.shape != d.shape:
@@ -164,16 +190,26 @@ class NWKernelRegression(nn.Module):
         return self.log_width.exp()
 
     def forward(self, queries, keys, values, exclude_self: bool = False):
-        q, k, v = as_tensor("queries", queries), as_tensor("keys", keys), as_tensor("values", values)
+        q, k, v = (
+            as_tensor("queries", queries),
+            as_tensor("keys", keys),
+            as_tensor("values", values),
+        )
         check_ndim("queries", q, 1, "(n_queries,)")
         if k.dim() == 2:  # d2l layout: every query has its own row of keys
+            if exclude_self:
+                raise ValueError(
+                    "exclude_self needs 1-D keys; with 2-D keys, leave the query's own key out of its row"
+                )
             if k.shape != v.shape or k.shape[0] != q.shape[0]:
                 raise ValueError(
                     f"2-D keys and values must both be (n_queries, n_keys) with n_queries={q.shape[0]}, "
                     f"got {tuple(k.shape)} and {tuple(v.shape)}"
                 )
-            d = q[:, None] - k
-            self.attention_weights = torch.softmax(-(d**2) / (2 * self.width**2), dim=1)
-            return (self.attention_weights * v).sum(dim=1)
-        pred, self.attention_weights = nadaraya_watson(q, k, v, "gaussian", self.width, exclude_self=exclude_self)
+            d = q[:, None] - k  # (n_queries, n_keys)
+            self.attention_weights = _gaussian_weights(d, self.width)  # (n_queries, n_keys)
+            return (self.attention_weights * v).sum(dim=1)  # (n_queries,)
+        pred, self.attention_weights = nadaraya_watson(
+            q, k, v, "gaussian", self.width, exclude_self=exclude_self
+        )
         return pred

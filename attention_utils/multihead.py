@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_positive_int, check_probability, check_valid_lens
+from ._checks import check_positive_int, check_valid_lens
 from .scoring import DotProductAttention, check_qkv
 
 __all__ = ["MultiHeadAttention"]
@@ -27,17 +27,27 @@ class MultiHeadAttention(nn.Module):
         readable reference path) the per-head weights are kept in ``self.attention_weights`` as
         ``(B, num_heads, Q, K)``. With ``need_weights=False`` it calls
         ``F.scaled_dot_product_attention`` (the fast path) and keeps no weights.
+
+    Parameters: ``W_q.weight`` is ``(num_hiddens, d_q)``, ``W_k.weight`` ``(num_hiddens, d_k)``,
+    ``W_v.weight`` ``(num_hiddens, d_v)`` and ``W_o.weight`` ``(num_hiddens, num_hiddens)``; with
+    ``d_q = d_k = d_v = num_hiddens`` that is ``4 * num_hiddens**2`` (plus ``4 * num_hiddens`` biases),
+    whatever the number of heads. Splitting into heads adds no parameters.
     """
 
-    def __init__(self, num_hiddens: int, num_heads: int, dropout: float = 0.0, bias: bool = False, **kwargs):
+    def __init__(
+        self, num_hiddens: int, num_heads: int, dropout: float = 0.0, bias: bool = False, **kwargs
+    ):
         super().__init__(**kwargs)
         num_hiddens = check_positive_int("num_hiddens", num_hiddens)
         num_heads = check_positive_int("num_heads", num_heads)
         if num_hiddens % num_heads:
+            divisors = [h for h in range(1, num_hiddens + 1) if num_hiddens % h == 0]
             raise ValueError(
                 f"num_hiddens ({num_hiddens}) must be divisible by num_heads ({num_heads}), "
-                "so that every head gets the same number of features"
+                f"so that every head gets the same number of features; num_heads could be one of {divisors}"
             )
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be True or False, got {type(bias).__name__}")
         self.num_heads = num_heads
         self.num_hiddens = num_hiddens
         self.attention = DotProductAttention(dropout)
@@ -60,10 +70,25 @@ class MultiHeadAttention(nn.Module):
         X = X.permute(0, 2, 1, 3)  # (B, n, h, d_head)
         return X.reshape(X.shape[0], X.shape[1], -1)  # (B, n, num_hiddens)
 
+    def _check_feature_sizes(self, queries, keys, values) -> None:
+        """After the first call the projections know their input sizes: a mismatch names the argument."""
+        for name, x, W in (
+            ("queries", queries, "W_q"),
+            ("keys", keys, "W_k"),
+            ("values", values, "W_v"),
+        ):
+            layer = getattr(self, W)
+            if not nn.parameter.is_lazy(layer.weight) and x.shape[-1] != layer.in_features:
+                raise ValueError(
+                    f"{name} must have {layer.in_features} features (the input size of {W}, set by its "
+                    f"first call), got shape {tuple(x.shape)}"
+                )
+
     def forward(self, queries, keys, values, valid_lens=None, need_weights: bool = True):
         queries, keys, values = check_qkv(queries, keys, values, same_qk_size=False)
         B, Q, K = queries.shape[0], queries.shape[1], keys.shape[1]
         lens = check_valid_lens(valid_lens, B, Q, K)  # (B, Q) or None
+        self._check_feature_sizes(queries, keys, values)
         if not need_weights:
             self.attention_weights = None
             return self._fast_attention(queries, keys, values, lens)  # (B, Q, num_hiddens)

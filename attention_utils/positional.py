@@ -19,7 +19,8 @@ def sinusoidal_table(max_len: int, num_hiddens: int, base: float = 10000.0) -> t
     max_len = check_positive_int("max_len", max_len)
     num_hiddens = check_positive_int("num_hiddens", num_hiddens)
     pos = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
-    freqs = base ** (-torch.arange(0, num_hiddens, 2, dtype=torch.float32) / num_hiddens)  # (ceil(d/2),)
+    two_i = torch.arange(0, num_hiddens, 2, dtype=torch.float32)  # (ceil(d/2),): 0, 2, 4, ...
+    freqs = base ** (-two_i / num_hiddens)  # (ceil(d/2),)
     angles = pos * freqs  # (max_len, ceil(d/2))
     table = torch.zeros(max_len, num_hiddens)
     table[:, 0::2] = torch.sin(angles)
@@ -41,11 +42,14 @@ class PositionalEncoding(nn.Module):
         self.num_hiddens = check_positive_int("num_hiddens", num_hiddens)
         self.max_len = check_positive_int("max_len", max_len)
         self.dropout = nn.Dropout(check_probability("dropout", dropout))
-        self.register_buffer("P", sinusoidal_table(self.max_len, self.num_hiddens)[None], persistent=False)
+        self.register_buffer(
+            "P", sinusoidal_table(self.max_len, self.num_hiddens)[None], persistent=False
+        )
 
     def forward(self, X):
         X = _check_steps(self, X)  # (B, n, num_hiddens)
-        X = X + self.P[:, : X.shape[1], :].to(X.dtype)  # (1, n, num_hiddens) broadcasts over the batch
+        P = self.P[:, : X.shape[1], :].to(X.dtype)  # (1, n, num_hiddens)
+        X = X + P  # broadcasts over the batch
         return self.dropout(X)
 
 
@@ -79,7 +83,9 @@ def _check_steps(module, X) -> torch.Tensor:
     check_floating("X", X)
     check_ndim("X", X, 3, "(batch, num_steps, num_hiddens)")
     if X.shape[-1] != module.num_hiddens:
-        raise ValueError(f"X must have num_hiddens={module.num_hiddens} features, got shape {tuple(X.shape)}")
+        raise ValueError(
+            f"X must have num_hiddens={module.num_hiddens} features, got shape {tuple(X.shape)}"
+        )
     if X.shape[1] > module.max_len:
         raise ValueError(
             f"X has {X.shape[1]} steps but this {name} was built with max_len={module.max_len}; "

@@ -46,7 +46,9 @@ def _positions(positions, num_steps: int, device) -> torch.Tensor:
         return torch.arange(num_steps, device=device, dtype=torch.float32)  # (n,)
     p = as_tensor("positions", positions).to(device=device, dtype=torch.float32)
     if p.dim() != 1 or p.shape[0] != num_steps:
-        raise ValueError(f"positions must have shape ({num_steps},), one per step, got shape {tuple(p.shape)}")
+        raise ValueError(
+            f"positions must have shape ({num_steps},), one per step, got shape {tuple(p.shape)}"
+        )
     return p
 
 
@@ -57,7 +59,8 @@ def rotary_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> t
     """
     dim = check_positive_int("dim", dim)
     base = _check_base(base)
-    freqs = base ** (-torch.arange(0, dim - 1, 2, dtype=torch.float32, device=positions.device) / dim)  # (dim//2,)
+    two_i = torch.arange(0, dim - 1, 2, dtype=torch.float32, device=positions.device)  # (dim//2,)
+    freqs = base ** (-two_i / dim)  # (dim//2,)
     return positions.float()[:, None] * freqs  # (n, dim//2)
 
 
@@ -80,7 +83,9 @@ def apply_rotary(X: torch.Tensor, positions=None, *, base: float = 10000.0) -> t
         raise ValueError(f"X must be at least 2-D (..., num_steps, d), got shape {tuple(X.shape)}")
     d = X.shape[-1]
     if d % 2:
-        raise ValueError(f"rotary embeddings rotate pairs of features, so the last dimension of X must be even, got {d}")
+        raise ValueError(
+            f"rotary embeddings rotate pairs of features, so the last dimension of X must be even, got {d}"
+        )
     angles = rotary_angles(_positions(positions, X.shape[-2], X.device), d, base)  # (n, d/2)
     cos, sin = torch.cos(angles).to(X.dtype), torch.sin(angles).to(X.dtype)  # (n, d/2) each
     x_even, x_odd = X[..., 0::2], X[..., 1::2]  # (..., n, d/2) each
@@ -106,7 +111,9 @@ class RotaryEmbedding(nn.Module):
     def forward(self, X, positions=None):
         X = as_tensor("X", X)
         if X.shape[-1] != self.dim:
-            raise ValueError(f"X must have dim={self.dim} features in its last axis, got shape {tuple(X.shape)}")
+            raise ValueError(
+                f"X must have dim={self.dim} features in its last axis, got shape {tuple(X.shape)}"
+            )
         return apply_rotary(X, positions, base=self.base)
 
 
@@ -139,7 +146,9 @@ def relative_offsets(num_queries: int, num_keys: int | None = None, device=None)
     return j - i  # (Q, K)
 
 
-def alibi_bias(num_heads: int, num_queries: int, num_keys: int | None = None, device=None) -> torch.Tensor:
+def alibi_bias(
+    num_heads: int, num_queries: int, num_keys: int | None = None, device=None
+) -> torch.Tensor:
     """ALiBi's additive score bias ``(num_heads, num_queries, num_keys)``: ``-slope_h * |j - i|``.
 
     Add it to scores of shape ``(B, num_heads, Q, K)`` before the softmax. Every head penalizes far
@@ -167,5 +176,6 @@ class RelativePositionBias(nn.Module):
 
     def forward(self, num_queries: int, num_keys: int | None = None) -> torch.Tensor:
         offsets = relative_offsets(num_queries, num_keys, self.bias.weight.device)  # (Q, K)
-        idx = offsets.clamp(-self.max_distance, self.max_distance) + self.max_distance  # (Q, K) in [0, 2m]
+        m = self.max_distance
+        idx = offsets.clamp(-m, m) + m  # (Q, K), rows 0 .. 2m of the table
         return self.bias(idx).permute(2, 0, 1)  # (Q, K, h) -> (h, Q, K)

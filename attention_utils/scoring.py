@@ -12,10 +12,20 @@ import math
 import torch
 from torch import nn
 
-from ._checks import as_tensor, check_floating, check_ndim, check_probability
+from ._checks import as_tensor, check_floating, check_ndim, check_positive_int, check_probability
 from .masking import masked_softmax
 
-__all__ = ["DotProductAttention", "AdditiveAttention", "check_qkv"]
+__all__ = ["DotProductAttention", "AdditiveAttention", "BilinearAttention", "check_qkv"]
+
+
+def _check_in_features(name: str, x: torch.Tensor, layer: nn.Module, size_name: str) -> None:
+    """A clear error when ``x``'s last size does not fit a (non-lazy) ``nn.Linear``."""
+    expected = getattr(layer, "in_features", 0)
+    if isinstance(layer, nn.Linear) and not isinstance(layer, nn.LazyLinear) and x.shape[-1] != expected:
+        raise ValueError(
+            f"{name} must have {size_name}={expected} features in its last dimension (the size this "
+            f"layer was built for), got shape {tuple(x.shape)}"
+        )
 
 
 def check_qkv(queries, keys, values, *, same_qk_size: bool) -> tuple[torch.Tensor, ...]:
@@ -90,10 +100,69 @@ class AdditiveAttention(nn.Module):
         self.dropout = nn.Dropout(check_probability("dropout", dropout))
         self.attention_weights: torch.Tensor | None = None
 
-    def forward(self, queries, keys, values, valid_lens=None):
+    def forward(self, queries, keys, values, valid_lens=None, *, key_features=None):
+        """``key_features`` (keyword-only): ``W_k(keys)`` of shape ``(B, K, num_hiddens)``, computed
+        once by a caller that queries the same keys many times (a decoder loop) to save work."""
         queries, keys, values = check_qkv(queries, keys, values, same_qk_size=False)
-        q, k = self.W_q(queries), self.W_k(keys)  # (B, Q, h), (B, K, h)
+        _check_in_features("queries", queries, self.W_q, "query_size")
+        _check_in_features("keys", keys, self.W_k, "key_size")
+        q = self.W_q(queries)  # (B, Q, h)
+        k = self.W_k(keys) if key_features is None else key_features  # (B, K, h)
         features = torch.tanh(q.unsqueeze(2) + k.unsqueeze(1))  # (B, Q, K, h) by broadcasting
         scores = self.w_v(features).squeeze(-1)  # (B, Q, K)
         self.attention_weights = masked_softmax(scores, valid_lens)
+        return torch.bmm(self.dropout(self.attention_weights), values)  # (B, Q, v)
+
+
+class BilinearAttention(nn.Module):
+    """General (bilinear) attention: ``s(k, q) = k^T W q``, with an optional low-rank ``W = U^T V``.
+
+    Queries and keys may have different sizes: ``W`` is ``(key_size, query_size)``. With
+    ``rank=r`` the layer stores ``U`` ``(r, key_size)`` and ``V`` ``(r, query_size)`` instead (as
+    ``nn.Linear`` layers without bias, so ``U.weight`` is the matrix ``U``), and computes
+    ``s = (U k)^T (V q)``: ``r (key_size + query_size)`` parameters instead of
+    ``key_size * query_size``. ``weight()`` returns the full ``W`` in both cases.
+
+    ``forward(queries, keys, values, valid_lens=None)``: queries ``(B, Q, query_size)``, keys
+    ``(B, K, key_size)``, values ``(B, K, v)`` -> ``(B, Q, v)``; weights ``(B, Q, K)`` in
+    ``self.attention_weights``. ``scores(queries, keys)`` gives the raw scores ``(B, Q, K)``.
+    """
+
+    def __init__(self, query_size: int, key_size: int, dropout: float = 0.0, *, rank: int | None = None):
+        super().__init__()
+        self.query_size = check_positive_int("query_size", query_size)
+        self.key_size = check_positive_int("key_size", key_size)
+        self.rank = None if rank is None else check_positive_int("rank", rank)
+        if self.rank is None:
+            # Scaled so that scores start with a variance near 1 for unit-variance inputs.
+            self.W = nn.Parameter(torch.randn(key_size, query_size) / math.sqrt(key_size * query_size))
+        else:
+            self.U = nn.Linear(key_size, self.rank, bias=False)  # weight (r, key_size) = U
+            self.V = nn.Linear(query_size, self.rank, bias=False)  # weight (r, query_size) = V
+        self.dropout = nn.Dropout(check_probability("dropout", dropout))
+        self.attention_weights: torch.Tensor | None = None
+
+    def weight(self) -> torch.Tensor:
+        """The full ``(key_size, query_size)`` matrix W (``U^T V`` for a low-rank layer)."""
+        if self.rank is None:
+            return self.W
+        return self.U.weight.T @ self.V.weight  # (key_size, r) @ (r, query_size)
+
+    def scores(self, queries, keys) -> torch.Tensor:
+        """Raw scores ``(B, Q, K)`` from queries ``(B, Q, query_size)`` and keys ``(B, K, key_size)``."""
+        q, k = as_tensor("queries", queries), as_tensor("keys", keys)
+        for name, x, size_name, size in (("queries", q, "query_size", self.query_size), ("keys", k, "key_size", self.key_size)):
+            check_floating(name, x)
+            check_ndim(name, x, 3)
+            if x.shape[-1] != size:
+                raise ValueError(f"{name} must have {size_name}={size} features in its last dimension, got shape {tuple(x.shape)}")
+        if self.rank is None:
+            Wq = q @ self.W.T  # (B, Q, query_size) @ (query_size, key_size) -> (B, Q, key_size)
+            return torch.bmm(Wq, k.transpose(1, 2))  # (B, Q, key_size) @ (B, key_size, K) -> (B, Q, K)
+        Vq, Uk = self.V(q), self.U(k)  # (B, Q, r), (B, K, r)
+        return torch.bmm(Vq, Uk.transpose(1, 2))  # (B, Q, r) @ (B, r, K) -> (B, Q, K)
+
+    def forward(self, queries, keys, values, valid_lens=None):
+        queries, keys, values = check_qkv(queries, keys, values, same_qk_size=False)
+        self.attention_weights = masked_softmax(self.scores(queries, keys), valid_lens)  # (B, Q, K)
         return torch.bmm(self.dropout(self.attention_weights), values)  # (B, Q, v)

@@ -116,10 +116,13 @@ class Seq2SeqAttentionDecoder(nn.Module):
     def forward(self, X: torch.Tensor, state):
         enc_outputs, hidden, enc_valid_len = state
         emb = self.embedding(X)  # (B, T, e)
+        key_features = self.attention.W_k(enc_outputs)  # (B, S, h): the same keys at every step
         outputs, weights = [], []
         for t in range(X.shape[1]):
             query = hidden[-1][:, None, :]  # (B, 1, h): the state before writing character t
-            context = self.attention(query, enc_outputs, enc_outputs, enc_valid_len)  # (B, 1, h)
+            context = self.attention(
+                query, enc_outputs, enc_outputs, enc_valid_len, key_features=key_features
+            )  # (B, 1, h)
             x = torch.cat([emb[:, t : t + 1], context], dim=-1)  # (B, 1, e + h)
             out, hidden = self.rnn(x, hidden)  # (B, 1, h), (L, B, h)
             outputs.append(out)

@@ -53,13 +53,17 @@ class TaskSplit(NamedTuple):
     Y_test: torch.Tensor
 
 
-def _unique_sequences(num: int, seq_len: int, vocab_size: int, gen: torch.Generator) -> torch.Tensor:
+def _unique_sequences(
+    num: int, seq_len: int, vocab_size: int, gen: torch.Generator
+) -> torch.Tensor:
     """``num`` distinct random sequences ``(num, seq_len)``, in the order they were drawn."""
     weights = vocab_size ** torch.arange(seq_len - 1, -1, -1, dtype=torch.float64)  # (T,)
     kept = torch.empty(0, seq_len, dtype=torch.long)
     seen: set[float] = set()
     while kept.shape[0] < num:
-        draw = torch.randint(0, vocab_size, (2 * (num - kept.shape[0]) + 16, seq_len), generator=gen)
+        draw = torch.randint(
+            0, vocab_size, (2 * (num - kept.shape[0]) + 16, seq_len), generator=gen
+        )
         codes = (draw.double() * weights).sum(-1).tolist()  # one exact number per sequence
         fresh = []
         for row, code in enumerate(codes):

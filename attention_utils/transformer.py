@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,13 +35,12 @@ __all__ = [
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
 
-def _check_norm_shape(norm_shape) -> int | tuple[int, ...]:
-    if isinstance(norm_shape, bool):
-        raise TypeError(f"norm_shape must be an int or a tuple of ints, got {type(norm_shape).__name__}")
-    if isinstance(norm_shape, int):
-        return check_positive_int("norm_shape", norm_shape)
-    if isinstance(norm_shape, tuple | list | torch.Size) and norm_shape:
-        return tuple(check_positive_int("norm_shape", int(n)) if not isinstance(n, bool) else n for n in norm_shape)
+def _check_norm_shape(norm_shape) -> tuple[int, ...]:
+    """``norm_shape`` as LayerNorm wants it: an int or a non-empty tuple of positive ints."""
+    if isinstance(norm_shape, int | np.integer) and not isinstance(norm_shape, bool):
+        return (check_positive_int("norm_shape", norm_shape),)
+    if isinstance(norm_shape, tuple | list | torch.Size) and len(norm_shape) > 0:
+        return tuple(check_positive_int("norm_shape", n) for n in norm_shape)
     raise TypeError(f"norm_shape must be an int or a non-empty tuple of ints, got {norm_shape!r}")
 
 
@@ -60,7 +60,9 @@ class PositionWiseFFN(nn.Module):
         ffn_num_hiddens = check_positive_int("ffn_num_hiddens", ffn_num_hiddens)
         ffn_num_outputs = check_positive_int("ffn_num_outputs", ffn_num_outputs)
         if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
+            )
         self.dense1 = nn.LazyLinear(ffn_num_hiddens)
         self.activation = _ACTIVATIONS[activation]()
         self.dense2 = nn.LazyLinear(ffn_num_outputs)
@@ -157,6 +159,10 @@ class TransformerEncoder(nn.Module):
         self.num_hiddens = check_positive_int("num_hiddens", num_hiddens)
         num_blks = check_positive_int("num_blks", num_blks)
         self.embedding = nn.Embedding(vocab_size, num_hiddens)
+        # Token vectors start with entries of size 1/sqrt(d): after the sqrt(d) scaling in forward
+        # they are O(1), like the sinusoids they are added to. (PyTorch's default N(0, 1) would make
+        # them sqrt(d) times larger and drown the positions; lesson 07's exercise 2 measures it.)
+        nn.init.normal_(self.embedding.weight, std=num_hiddens**-0.5)
         self.pos_encoding = PositionalEncoding(num_hiddens, dropout, max_len)
         self.blks = nn.Sequential(
             *(
@@ -172,7 +178,9 @@ class TransformerEncoder(nn.Module):
             raise TypeError(f"X must hold integer token ids, got dtype {X.dtype}")
         check_ndim("X", X, 2, "(batch, num_steps) of token ids")
         if X.numel() and (X.min() < 0 or X.max() >= self.vocab_size):
-            raise ValueError(f"X must hold token ids in [0, {self.vocab_size}), got min {int(X.min())} and max {int(X.max())}")
+            raise ValueError(
+                f"X must hold token ids in [0, {self.vocab_size}), got min {int(X.min())} and max {int(X.max())}"
+            )
         H = self.pos_encoding(self.embedding(X) * math.sqrt(self.num_hiddens))  # (B, T, d)
         for i, blk in enumerate(self.blks):
             H = blk(H, valid_lens)  # (B, T, d)
@@ -204,7 +212,9 @@ class SequenceTagger(nn.Module):
         max_len: int = 1000,
     ):
         super().__init__()
-        num_classes = vocab_size if num_classes is None else check_positive_int("num_classes", num_classes)
+        num_classes = (
+            vocab_size if num_classes is None else check_positive_int("num_classes", num_classes)
+        )
         self.encoder = TransformerEncoder(
             vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout, max_len=max_len
         )

