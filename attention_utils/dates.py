@@ -72,7 +72,9 @@ DATE_FORMATS: dict[str, Callable[[dt.date], str]] = {
     "mon dd, yy": lambda d: f"{_month(d)[:3]} {d.day:02d}, {d.year % 100:02d}",
     "month d, yyyy": lambda d: f"{_month(d).title()} {d.day}, {d.year}",
     "D MONTH YYYY": lambda d: f"{d.day} {_month(d).upper()} {d.year}",
-    "wkd, d month yyyy": lambda d: f"{_weekday(d)[:3].title()}, {d.day} {_month(d).title()} {d.year}",
+    "wkd, d month yyyy": lambda d: (
+        f"{_weekday(d)[:3].title()}, {d.day} {_month(d).title()} {d.year}"
+    ),
     "the dth of month yyyy": lambda d: f"the {_ordinal(d.day)} of {_month(d)} {d.year}",
     "weekday, month d yyyy": lambda d: f"{_weekday(d)}, {_month(d)} {d.day} {d.year}",
     "Weekday the dth of Month, yyyy": lambda d: (

@@ -66,9 +66,13 @@ def _check_qkv4(q, k, v) -> None:
             f"{tuple(q.shape[:2])}, {tuple(k.shape[:2])} and {tuple(v.shape[:2])}"
         )
     if k.shape[2] != v.shape[2]:
-        raise ValueError(f"k and v must have the same number of positions, got {k.shape[2]} and {v.shape[2]}")
+        raise ValueError(
+            f"k and v must have the same number of positions, got {k.shape[2]} and {v.shape[2]}"
+        )
     if q.shape[3] != k.shape[3]:
-        raise ValueError(f"q and k must have the same feature size d, got {q.shape[3]} and {k.shape[3]}")
+        raise ValueError(
+            f"q and k must have the same feature size d, got {q.shape[3]} and {k.shape[3]}"
+        )
 
 
 def _scale(scale, d: int) -> float:
@@ -87,7 +91,9 @@ def _allowed(attn_mask, is_causal: bool, q: torch.Tensor, k: torch.Tensor) -> to
     mask = None
     if attn_mask is not None:
         if not isinstance(attn_mask, torch.Tensor) or attn_mask.dtype != torch.bool:
-            got = attn_mask.dtype if isinstance(attn_mask, torch.Tensor) else type(attn_mask).__name__
+            got = (
+                attn_mask.dtype if isinstance(attn_mask, torch.Tensor) else type(attn_mask).__name__
+            )
             raise TypeError(f"attn_mask must be a boolean tensor (True = may attend), got {got}")
         try:
             torch.broadcast_shapes(attn_mask.shape, (B, H, Q, K))
@@ -132,8 +138,8 @@ def blocked_attention(
     """The same result as ``naive_attention``, one block of keys at a time (the online softmax).
 
     q ``(B, H, Q, d)``, k ``(B, H, K, d)``, v ``(B, H, K, d_v)`` -> ``(B, H, Q, d_v)``.
-    For every query it keeps a running max ``m``, a running sum ``l = Σ exp(s - m)`` and a running
-    output ``acc = Σ exp(s - m) v``; when a new block raises the max, the old ``l`` and ``acc`` are
+    For every query it keeps a running max ``m``, a running sum ``ell = Σ exp(s - m)`` and a running
+    output ``acc = Σ exp(s - m) v``; when a new block raises the max, the old ``ell`` and ``acc`` are
     rescaled by ``exp(m_old - m_new)``. Extra memory is O(Q · block_size) per head instead of
     O(Q · K). Half-precision inputs are accumulated in float32, as FlashAttention does.
     """
@@ -144,7 +150,7 @@ def blocked_attention(
     B, H, Q, K = q.shape[0], q.shape[1], q.shape[2], k.shape[2]
     acc_dtype = torch.float32 if q.dtype in (torch.float16, torch.bfloat16) else q.dtype
     m = torch.full((B, H, Q, 1), float("-inf"), dtype=acc_dtype, device=q.device)  # running max
-    l = torch.zeros((B, H, Q, 1), dtype=acc_dtype, device=q.device)  # running sum of exp
+    ell = torch.zeros((B, H, Q, 1), dtype=acc_dtype, device=q.device)  # running sum of exp
     acc = torch.zeros((B, H, Q, v.shape[-1]), dtype=acc_dtype, device=q.device)  # running output
     qs = q * scale  # (B, H, Q, d): scale once, not once per block
     for start in range(0, K, block_size):
@@ -160,10 +166,14 @@ def blocked_attention(
         shift = torch.nan_to_num(m_new, neginf=0.0)  # (B, H, Q, 1)
         p = torch.exp(s - shift)  # (B, H, Q, b): this block's unnormalized weights
         rescale = torch.exp(m - shift)  # (B, H, Q, 1): exp(m_old - m_new), 0 for the first block
-        l = l * rescale + p.sum(dim=-1, keepdim=True)  # (B, H, Q, 1)
-        acc = acc * rescale + p @ vb.to(acc_dtype)  # (B, H, Q, b) @ (B, H, b, d_v) -> (B, H, Q, d_v)
+        ell = ell * rescale + p.sum(dim=-1, keepdim=True)  # (B, H, Q, 1)
+        acc = acc * rescale + p @ vb.to(
+            acc_dtype
+        )  # (B, H, Q, b) @ (B, H, b, d_v) -> (B, H, Q, d_v)
         m = m_new
-    out = torch.where(l > 0, acc / l.clamp_min(torch.finfo(acc_dtype).tiny), torch.zeros_like(acc))
+    out = torch.where(
+        ell > 0, acc / ell.clamp_min(torch.finfo(acc_dtype).tiny), torch.zeros_like(acc)
+    )
     return out.to(q.dtype)  # (B, H, Q, d_v)
 
 
@@ -228,8 +238,12 @@ def sliding_window_attention(
     band = (s_ - a >= 0) & (s_ - a <= left + right)  # (c, span)
     j = torch.arange(chunks, device=q.device)[:, None, None] * c - left + s_  # (chunks, 1, span)
     allowed = band & (j >= 0) & (j < n)  # (chunks, c, span)
-    weights = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)  # (B, H, chunks, c, span)
-    out = weights @ vw.transpose(-2, -1)  # (B, H, chunks, c, span) @ (B, H, chunks, span, d_v) -> (B, H, chunks, c, d_v)
+    weights = torch.softmax(
+        scores.masked_fill(~allowed, float("-inf")), dim=-1
+    )  # (B, H, chunks, c, span)
+    out = weights @ vw.transpose(
+        -2, -1
+    )  # (B, H, chunks, c, span) @ (B, H, chunks, span, d_v) -> (B, H, chunks, c, d_v)
     return out.reshape(B, H, chunks * c, -1)[:, :, :n]  # (B, H, n, d_v)
 
 
@@ -243,7 +257,9 @@ def linear_attention(q, k, v, *, eps: float = 1e-6) -> torch.Tensor:
     _check_qkv4(q, k, v)
     fq, fk = F.elu(q) + 1, F.elu(k) + 1  # (B, H, Q, d), (B, H, K, d): positive features
     kv = fk.transpose(-2, -1) @ v  # (B, H, d, K) @ (B, H, K, d_v) -> (B, H, d, d_v)
-    z = fq @ fk.sum(dim=2, keepdim=True).transpose(-2, -1)  # (B, H, Q, d) @ (B, H, d, 1) -> (B, H, Q, 1)
+    z = fq @ fk.sum(dim=2, keepdim=True).transpose(
+        -2, -1
+    )  # (B, H, Q, d) @ (B, H, d, 1) -> (B, H, Q, 1)
     return (fq @ kv) / (z + eps)  # (B, H, Q, d_v)
 
 
@@ -257,7 +273,13 @@ def attention_flops(batch: int, heads: int, n_queries: int, n_keys: int, head_di
     Two matmuls (``q kᵀ`` and ``weights · v``), each ``2 · Q · K · d`` per head (a multiply and an
     add). The softmax's O(Q · K) work is not counted, following the FlashAttention papers.
     """
-    for name, x in (("batch", batch), ("heads", heads), ("n_queries", n_queries), ("n_keys", n_keys), ("head_dim", head_dim)):
+    for name, x in (
+        ("batch", batch),
+        ("heads", heads),
+        ("n_queries", n_queries),
+        ("n_keys", n_keys),
+        ("head_dim", head_dim),
+    ):
         check_positive_int(name, x)
     return 4 * batch * heads * n_queries * n_keys * head_dim
 
@@ -271,7 +293,9 @@ def _sync(devices: set[str]) -> None:
         torch.cuda.synchronize()
 
 
-def time_call(fn: Callable, *args, warmup: int = 1, repeats: int = 5, stat: str = "median", **kwargs) -> float:
+def time_call(
+    fn: Callable, *args, warmup: int = 1, repeats: int = 5, stat: str = "median", **kwargs
+) -> float:
     """Wall time in seconds of ``fn(*args, **kwargs)``: the median (or ``stat="min"``) of ``repeats`` runs.
 
     ``warmup`` runs come first and are not timed. On CUDA it synchronizes before and after each run,
@@ -322,7 +346,11 @@ class _LiveBytes(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        inputs = {id(t.untyped_storage()) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+        inputs = {
+            id(t.untyped_storage())
+            for t in tree_leaves((args, kwargs))
+            if isinstance(t, torch.Tensor)
+        }
         for t in tree_leaves(out):
             if not isinstance(t, torch.Tensor) or t.device.type != "cpu":
                 continue
@@ -376,7 +404,9 @@ def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     lx = [math.log(x) for x in xs]
     ly = [math.log(y) for y in ys]
     mx, my = statistics.fmean(lx), statistics.fmean(ly)
-    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum((a - mx) ** 2 for a in lx)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True)) / sum(
+        (a - mx) ** 2 for a in lx
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -455,7 +485,8 @@ def benchmark_attention(
     for n in lengths:
         n = check_positive_int("lengths", n)
         q, k, v = (
-            torch.randn(batch, heads, n, head_dim, generator=gen).to(device=device, dtype=dtype) for _ in range(3)
+            torch.randn(batch, heads, n, head_dim, generator=gen).to(device=device, dtype=dtype)
+            for _ in range(3)
         )
         x = torch.randn(batch, n, width, generator=gen).to(device=device, dtype=dtype)
         calls = {
@@ -476,7 +507,9 @@ def benchmark_attention(
                 fn, args, kwargs = calls[method]
                 try:
                     out = fn(*args, **kwargs)
-                    ref = refs["mha" if method.startswith("mha") or method == "torch_mha" else "sdpa"]
+                    ref = refs[
+                        "mha" if method.startswith("mha") or method == "torch_mha" else "sdpa"
+                    ]
                     diff = (out.float() - ref.float()).abs().max().item()
                     del out
                     seconds = time_call(fn, *args, warmup=warmup, repeats=repeats, **kwargs)
@@ -484,14 +517,18 @@ def benchmark_attention(
                 except torch.OutOfMemoryError:
                     torch.cuda.empty_cache()
                     seconds, peak, diff = float("nan"), -1, float("nan")
-                flops = attn + (projections if method.startswith("mha") or method == "torch_mha" else 0)
+                flops = attn + (
+                    projections if method.startswith("mha") or method == "torch_mha" else 0
+                )
                 rows.append(BenchmarkRow(method, n, seconds, flops, peak, diff))
         sdpa = next((r for r in rows if r.n == n and r.method == "sdpa"), None)
         if sdpa is not None:
             for r in rows:
                 if r.n == n:
                     r.time_vs_sdpa = r.seconds / sdpa.seconds
-                    r.memory_vs_sdpa = r.peak_bytes / sdpa.peak_bytes if sdpa.peak_bytes > 0 else float("nan")
+                    r.memory_vs_sdpa = (
+                        r.peak_bytes / sdpa.peak_bytes if sdpa.peak_bytes > 0 else float("nan")
+                    )
     return rows
 
 

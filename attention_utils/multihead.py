@@ -127,7 +127,7 @@ class MultiHeadAttention(nn.Module):
             # SDPA's boolean mask: True = may attend. (B, 1, Q, K) broadcasts over heads.
             mask = (torch.arange(K, device=k.device) < lens.to(k.device)[..., None])[:, None]
         p = self.attention.dropout.p if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, h, Q, d_head)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, h, Q, d)
         if mask is not None:
             # A query with no valid key gets NaN from SDPA; our convention is a zero output.
             out = out.masked_fill(~mask.any(-1, keepdim=True), 0.0)

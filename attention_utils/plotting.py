@@ -82,6 +82,7 @@ def show_heatmaps(
     vmin: float | None = None,
     vmax: float | None = None,
     colorbar: bool = True,
+    colorbar_label: str | None = None,
     suptitle: str | None = None,
 ):
     """Draw a grid of heatmaps, one per attention matrix, and return the matplotlib Figure.
@@ -100,10 +101,11 @@ def show_heatmaps(
         vmin, vmax: the colour scale. By default it is shared by every panel (min and max over all
             of them), so that colours mean the same number in every panel.
         colorbar: draw one colorbar for the whole figure.
+        colorbar_label: what the colours mean, e.g. ``"attention weight"``.
         suptitle: a title above the whole grid.
 
     Returns:
-        The ``matplotlib.figure.Figure``. In a notebook, end the line with ``;`` so it is shown once.
+        The ``matplotlib.figure.Figure``. In a notebook, assign it (``fig = show_heatmaps(...)``) so it is shown once.
     """
     import matplotlib.pyplot as plt
 
@@ -146,7 +148,9 @@ def show_heatmaps(
             if yt is not None:
                 ax.set_yticks(range(num_queries), yt)
     if colorbar and image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.8 if num_rows > 1 else 0.9)
+        bar = fig.colorbar(image, ax=axes, shrink=0.8 if num_rows > 1 else 0.9)
+        if colorbar_label:
+            bar.set_label(colorbar_label)
     if suptitle:
         fig.suptitle(suptitle)
     return fig

@@ -21,7 +21,11 @@ __all__ = ["DotProductAttention", "AdditiveAttention", "BilinearAttention", "che
 def _check_in_features(name: str, x: torch.Tensor, layer: nn.Module, size_name: str) -> None:
     """A clear error when ``x``'s last size does not fit a (non-lazy) ``nn.Linear``."""
     expected = getattr(layer, "in_features", 0)
-    if isinstance(layer, nn.Linear) and not isinstance(layer, nn.LazyLinear) and x.shape[-1] != expected:
+    if (
+        isinstance(layer, nn.Linear)
+        and not isinstance(layer, nn.LazyLinear)
+        and x.shape[-1] != expected
+    ):
         raise ValueError(
             f"{name} must have {size_name}={expected} features in its last dimension (the size this "
             f"layer was built for), got shape {tuple(x.shape)}"
@@ -88,13 +92,21 @@ class AdditiveAttention(nn.Module):
     values ``(B, K, v)`` -> ``(B, Q, v)``; weights ``(B, Q, K)`` in ``self.attention_weights``.
     """
 
-    def __init__(self, num_hiddens: int, dropout: float = 0.0, query_size=None, key_size=None, **kwargs):
+    def __init__(
+        self, num_hiddens: int, dropout: float = 0.0, query_size=None, key_size=None, **kwargs
+    ):
         super().__init__(**kwargs)
         if isinstance(num_hiddens, bool) or not isinstance(num_hiddens, int) or num_hiddens <= 0:
             raise ValueError(f"num_hiddens must be a positive int, got {num_hiddens!r}")
-        self.W_k = nn.Linear(key_size, num_hiddens, bias=False) if key_size else nn.LazyLinear(num_hiddens, bias=False)
+        self.W_k = (
+            nn.Linear(key_size, num_hiddens, bias=False)
+            if key_size
+            else nn.LazyLinear(num_hiddens, bias=False)
+        )
         self.W_q = (
-            nn.Linear(query_size, num_hiddens, bias=False) if query_size else nn.LazyLinear(num_hiddens, bias=False)
+            nn.Linear(query_size, num_hiddens, bias=False)
+            if query_size
+            else nn.LazyLinear(num_hiddens, bias=False)
         )
         self.w_v = nn.Linear(num_hiddens, 1, bias=False)
         self.dropout = nn.Dropout(check_probability("dropout", dropout))
@@ -128,14 +140,18 @@ class BilinearAttention(nn.Module):
     ``self.attention_weights``. ``scores(queries, keys)`` gives the raw scores ``(B, Q, K)``.
     """
 
-    def __init__(self, query_size: int, key_size: int, dropout: float = 0.0, *, rank: int | None = None):
+    def __init__(
+        self, query_size: int, key_size: int, dropout: float = 0.0, *, rank: int | None = None
+    ):
         super().__init__()
         self.query_size = check_positive_int("query_size", query_size)
         self.key_size = check_positive_int("key_size", key_size)
         self.rank = None if rank is None else check_positive_int("rank", rank)
         if self.rank is None:
             # Scaled so that scores start with a variance near 1 for unit-variance inputs.
-            self.W = nn.Parameter(torch.randn(key_size, query_size) / math.sqrt(key_size * query_size))
+            self.W = nn.Parameter(
+                torch.randn(key_size, query_size) / math.sqrt(key_size * query_size)
+            )
         else:
             self.U = nn.Linear(key_size, self.rank, bias=False)  # weight (r, key_size) = U
             self.V = nn.Linear(query_size, self.rank, bias=False)  # weight (r, query_size) = V
@@ -151,14 +167,21 @@ class BilinearAttention(nn.Module):
     def scores(self, queries, keys) -> torch.Tensor:
         """Raw scores ``(B, Q, K)`` from queries ``(B, Q, query_size)`` and keys ``(B, K, key_size)``."""
         q, k = as_tensor("queries", queries), as_tensor("keys", keys)
-        for name, x, size_name, size in (("queries", q, "query_size", self.query_size), ("keys", k, "key_size", self.key_size)):
+        for name, x, size_name, size in (
+            ("queries", q, "query_size", self.query_size),
+            ("keys", k, "key_size", self.key_size),
+        ):
             check_floating(name, x)
             check_ndim(name, x, 3)
             if x.shape[-1] != size:
-                raise ValueError(f"{name} must have {size_name}={size} features in its last dimension, got shape {tuple(x.shape)}")
+                raise ValueError(
+                    f"{name} must have {size_name}={size} features in its last dimension, got shape {tuple(x.shape)}"
+                )
         if self.rank is None:
             Wq = q @ self.W.T  # (B, Q, query_size) @ (query_size, key_size) -> (B, Q, key_size)
-            return torch.bmm(Wq, k.transpose(1, 2))  # (B, Q, key_size) @ (B, key_size, K) -> (B, Q, K)
+            return torch.bmm(
+                Wq, k.transpose(1, 2)
+            )  # (B, Q, key_size) @ (B, key_size, K) -> (B, Q, K)
         Vq, Uk = self.V(q), self.U(k)  # (B, Q, r), (B, K, r)
         return torch.bmm(Vq, Uk.transpose(1, 2))  # (B, Q, r) @ (B, r, K) -> (B, Q, K)
 

@@ -48,9 +48,19 @@ class Seq2SeqEncoder(nn.Module):
     output at step t depends only on steps <= t).
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int = 1, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_size: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+    ):
         super().__init__()
-        self.embedding = nn.Embedding(check_positive_int("vocab_size", vocab_size), check_positive_int("embed_size", embed_size))
+        self.embedding = nn.Embedding(
+            check_positive_int("vocab_size", vocab_size),
+            check_positive_int("embed_size", embed_size),
+        )
         self.rnn = nn.GRU(
             embed_size,
             check_positive_int("num_hiddens", num_hiddens),
@@ -74,10 +84,19 @@ class Seq2SeqDecoder(nn.Module):
     and the new state. The input at each step is [embedding; context], as in d2l.
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int = 1, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_size: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_size)
-        self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout, batch_first=True)
+        self.rnn = nn.GRU(
+            embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout, batch_first=True
+        )
         self.dense = nn.Linear(num_hiddens, vocab_size)
         self.attention_weights = None
 
@@ -98,14 +117,27 @@ class Seq2SeqAttentionDecoder(nn.Module):
 
     ``forward(X, state)``: X ``(B, T)`` ids -> logits ``(B, T, vocab)`` and the new state.
     After a call, ``self.attention_weights`` is ``(B, T, S)``: row t is where step t looked.
-    ``attention`` is the package's ``AdditiveAttention`` (parameters ``W_q``, ``W_k``, ``w_v``).
+    ``attention`` is the package's ``AdditiveAttention`` (parameters ``W_q``, ``W_k``, ``w_v``);
+    any module with the same ``forward(queries, keys, values, valid_lens)`` and
+    ``attention_weights`` can replace it, e.g. ``DotProductAttention()``.
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, num_hiddens: int, num_layers: int = 1, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_size: int,
+        num_hiddens: int,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+    ):
         super().__init__()
-        self.attention = AdditiveAttention(num_hiddens, dropout, query_size=num_hiddens, key_size=num_hiddens)
+        self.attention = AdditiveAttention(
+            num_hiddens, dropout, query_size=num_hiddens, key_size=num_hiddens
+        )
         self.embedding = nn.Embedding(vocab_size, embed_size)
-        self.rnn = nn.GRU(embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout, batch_first=True)
+        self.rnn = nn.GRU(
+            embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout, batch_first=True
+        )
         self.dense = nn.Linear(num_hiddens, vocab_size)
         self.attention_weights = None
 
@@ -116,19 +148,25 @@ class Seq2SeqAttentionDecoder(nn.Module):
     def forward(self, X: torch.Tensor, state):
         enc_outputs, hidden, enc_valid_len = state
         emb = self.embedding(X)  # (B, T, e)
-        key_features = self.attention.W_k(enc_outputs)  # (B, S, h): the same keys at every step
+        extra = {}
+        if isinstance(self.attention, AdditiveAttention):  # W_k(keys) once, not at every step
+            extra["key_features"] = self.attention.W_k(enc_outputs)  # (B, S, h)
         outputs, weights = [], []
         for t in range(X.shape[1]):
             query = hidden[-1][:, None, :]  # (B, 1, h): the state before writing character t
             context = self.attention(
-                query, enc_outputs, enc_outputs, enc_valid_len, key_features=key_features
+                query, enc_outputs, enc_outputs, enc_valid_len, **extra
             )  # (B, 1, h)
             x = torch.cat([emb[:, t : t + 1], context], dim=-1)  # (B, 1, e + h)
             out, hidden = self.rnn(x, hidden)  # (B, 1, h), (L, B, h)
             outputs.append(out)
             weights.append(self.attention.attention_weights)  # (B, 1, S)
         self.attention_weights = torch.cat(weights, dim=1)  # (B, T, S)
-        return self.dense(torch.cat(outputs, dim=1)), (enc_outputs, hidden, enc_valid_len)  # (B, T, vocab)
+        return self.dense(torch.cat(outputs, dim=1)), (
+            enc_outputs,
+            hidden,
+            enc_valid_len,
+        )  # (B, T, vocab)
 
 
 class EncoderDecoder(nn.Module):
@@ -220,7 +258,10 @@ def greedy_decode(
 
 
 def exact_match(
-    model: EncoderDecoder, pairs: Sequence[tuple[str, str]], vocab: CharVocab = DATE_VOCAB, batch_size: int = 1000
+    model: EncoderDecoder,
+    pairs: Sequence[tuple[str, str]],
+    vocab: CharVocab = DATE_VOCAB,
+    batch_size: int = 1000,
 ) -> torch.Tensor:
     """A ``(len(pairs),)`` bool tensor: True where the greedy output equals the target exactly."""
     hits = []

@@ -135,9 +135,9 @@ def train_tagger(
     X: torch.Tensor,
     Y: torch.Tensor,
     *,
-    num_steps: int = 400,
+    num_steps: int = 300,
     batch_size: int = 128,
-    lr: float = 3e-3,
+    lr: float = 1e-2,
     seed: int = 0,
 ) -> list[float]:
     """Train ``model`` (token ids ``(B, T)`` -> logits ``(B, T, C)``) with Adam and cross-entropy.

@@ -138,8 +138,10 @@ class TransformerEncoder(nn.Module):
 
     ``forward(X, valid_lens=None)``: token ids ``(B, T)`` -> ``(B, T, num_hiddens)``. Afterwards
     ``self.attention_weights`` is a list with one ``(B, num_heads, T, T)`` tensor per block.
-    The embedding is multiplied by ``sqrt(num_hiddens)`` before the positions are added, as in d2l,
-    so that both have a similar scale.
+    The embedding is multiplied by ``sqrt(num_hiddens)`` before the positions are added, as in d2l.
+    Unlike d2l it *starts* with standard deviation ``1 / sqrt(num_hiddens)`` (not PyTorch's 1), so
+    that after the scaling token and position vectors have a similar size. Parameter names are
+    d2l's (``embedding``, ``blks.block0.attention.W_q``, ...), so ``state_dict``s load both ways.
     """
 
     def __init__(
@@ -164,12 +166,12 @@ class TransformerEncoder(nn.Module):
         # them sqrt(d) times larger and drown the positions; lesson 07's exercise 2 measures it.)
         nn.init.normal_(self.embedding.weight, std=num_hiddens**-0.5)
         self.pos_encoding = PositionalEncoding(num_hiddens, dropout, max_len)
-        self.blks = nn.Sequential(
-            *(
-                TransformerEncoderBlock(num_hiddens, ffn_num_hiddens, num_heads, dropout, use_bias)
-                for _ in range(num_blks)
+        self.blks = nn.Sequential()  # named block0, block1, ... as in d2l, so state_dicts match
+        for i in range(num_blks):
+            self.blks.add_module(
+                f"block{i}",
+                TransformerEncoderBlock(num_hiddens, ffn_num_hiddens, num_heads, dropout, use_bias),
             )
-        )
         self.attention_weights: list[torch.Tensor | None] = [None] * num_blks
 
     def forward(self, X: torch.Tensor, valid_lens=None) -> torch.Tensor:

@@ -50,8 +50,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU); default: torch's choice")
-    p.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: checks that everything runs")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (CPU); default: torch's choice",
+    )
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, one repeat: checks that everything runs"
+    )
     args = p.parse_args(argv)
     if args.smoke:
         args.batch, args.heads, args.head_dim, args.lengths = 1, 2, 16, [32, 64]
@@ -65,7 +72,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    where = (
+        torch.cuda.get_device_name()
+        if args.device == "cuda"
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
     print(
         f"# attention benchmark, {datetime.datetime.now().isoformat(timespec='minutes')}, torch {torch.__version__}, "
         f"{args.device} ({where}), {args.dtype}, B={args.batch} H={args.heads} d={args.head_dim}, "

@@ -30,7 +30,9 @@ def test_smoke_run_as_a_script():
 
 
 def test_rows_and_ratios():
-    rows = benchmark_attention([16, 48], batch=1, heads=2, head_dim=8, block_size=5, warmup=0, repeats=1)
+    rows = benchmark_attention(
+        [16, 48], batch=1, heads=2, head_dim=8, block_size=5, warmup=0, repeats=1
+    )
     assert [(r.n, r.method) for r in rows] == [(n, m) for n in (16, 48) for m in METHODS]
     for r in rows:
         assert r.seconds > 0 and r.flops > 0 and r.max_diff < 1e-5
@@ -45,7 +47,13 @@ def test_rows_and_ratios():
 
 def test_method_subset_and_bfloat16():
     rows = benchmark_attention(
-        [32], heads=1, head_dim=8, methods=["blocked", "sdpa"], dtype=torch.bfloat16, warmup=0, repeats=1
+        [32],
+        heads=1,
+        head_dim=8,
+        methods=["blocked", "sdpa"],
+        dtype=torch.bfloat16,
+        warmup=0,
+        repeats=1,
     )
     assert [r.method for r in rows] == ["blocked", "sdpa"]
     assert rows[0].max_diff < 5e-2

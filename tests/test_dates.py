@@ -23,9 +23,16 @@ def test_formats_of_a_known_date():
     assert format_date(d, "m/d/yyyy") == "3/3/2021"
     assert format_date(d, "d mon yyyy") == "3 Mar 2021"
     assert format_date(d, "weekday, month d yyyy") == "wednesday, march 3 2021"
-    assert format_date(dt.date(2011, 11, 22), "the dth of month yyyy") == "the 22nd of november 2011"
-    assert format_date(dt.date(2011, 11, 11), "the dth of month yyyy") == "the 11th of november 2011"
-    assert format_date(dt.date(1999, 1, 1), "Weekday the dth of Month, yyyy") == "Friday the 1st of January, 1999"
+    assert (
+        format_date(dt.date(2011, 11, 22), "the dth of month yyyy") == "the 22nd of november 2011"
+    )
+    assert (
+        format_date(dt.date(2011, 11, 11), "the dth of month yyyy") == "the 11th of november 2011"
+    )
+    assert (
+        format_date(dt.date(1999, 1, 1), "Weekday the dth of Month, yyyy")
+        == "Friday the 1st of January, 1999"
+    )
 
 
 def test_every_format_uses_only_vocab_characters_and_keeps_the_date():

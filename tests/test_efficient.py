@@ -54,24 +54,32 @@ def loop_attention(q, k, v, allowed=None):
 def test_naive_matches_loop_and_sdpa():
     q, k, v = qkv(Q=5, K=9, dv=4)
     assert torch.allclose(naive_attention(q, k, v), loop_attention(q, k, v), atol=1e-12)
-    assert torch.allclose(naive_attention(q, k, v), F.scaled_dot_product_attention(q, k, v), atol=1e-12)
+    assert torch.allclose(
+        naive_attention(q, k, v), F.scaled_dot_product_attention(q, k, v), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("block_size", [1, 3, 5, 7, 13, 64])
 def test_blocked_equals_naive_for_odd_block_sizes(block_size):
     q, k, v = qkv(Q=11, K=13, dv=5)
-    assert torch.allclose(blocked_attention(q, k, v, block_size=block_size), naive_attention(q, k, v), atol=1e-12)
+    assert torch.allclose(
+        blocked_attention(q, k, v, block_size=block_size), naive_attention(q, k, v), atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("block_size", [1, 4, 6])
 def test_blocked_causal_and_mask(block_size):
     q, k, v = qkv(Q=9, K=9)
     sdpa = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    assert torch.allclose(blocked_attention(q, k, v, is_causal=True, block_size=block_size), sdpa, atol=1e-12)
+    assert torch.allclose(
+        blocked_attention(q, k, v, is_causal=True, block_size=block_size), sdpa, atol=1e-12
+    )
     mask = torch.rand(2, 1, 9, 9, generator=torch.Generator().manual_seed(1)) > 0.4  # (B, 1, Q, K)
     mask[..., 0] = True  # every query keeps one key, so SDPA is defined too
     want = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    assert torch.allclose(blocked_attention(q, k, v, attn_mask=mask, block_size=block_size), want, atol=1e-12)
+    assert torch.allclose(
+        blocked_attention(q, k, v, attn_mask=mask, block_size=block_size), want, atol=1e-12
+    )
     assert torch.allclose(naive_attention(q, k, v, attn_mask=mask), want, atol=1e-12)
 
 
@@ -80,7 +88,10 @@ def test_fully_masked_rows_are_zero_not_nan():
     mask = torch.ones(4, 6, dtype=torch.bool)
     mask[1] = False  # query 1 may see nothing
     mask[2, :3] = False  # query 2: its whole first block (of 3) is masked
-    for out in (naive_attention(q, k, v, attn_mask=mask), blocked_attention(q, k, v, attn_mask=mask, block_size=3)):
+    for out in (
+        naive_attention(q, k, v, attn_mask=mask),
+        blocked_attention(q, k, v, attn_mask=mask, block_size=3),
+    ):
         assert not torch.isnan(out).any()
         assert torch.equal(out[0, 0, 1], torch.zeros(8, dtype=out.dtype))
         assert torch.allclose(out, loop_attention(q, k, v, mask), atol=1e-12)
@@ -101,7 +112,9 @@ def test_blocked_huge_scores_stay_finite_and_half_precision_accumulates_in_float
 def test_blocked_skips_future_blocks_for_causal():
     q, k, v = qkv(Q=4, K=12)  # causal with K > Q: keys 4.. are in every query's future
     want = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    assert torch.allclose(blocked_attention(q, k, v, is_causal=True, block_size=4), want, atol=1e-12)
+    assert torch.allclose(
+        blocked_attention(q, k, v, is_causal=True, block_size=4), want, atol=1e-12
+    )
 
 
 # --- sliding window -------------------------------------------------------------------------------
@@ -118,7 +131,9 @@ def test_window_mask_semantics():
     assert sliding_window_mask(3, 99).all()
 
 
-@pytest.mark.parametrize("window,chunk", [(0, None), (1, None), (3, 2), (5, 16), (20, None), (4, 7)])
+@pytest.mark.parametrize(
+    "window,chunk", [(0, None), (1, None), (3, 2), (5, 16), (20, None), (4, 7)]
+)
 @pytest.mark.parametrize("causal", [False, True])
 def test_window_attention_equals_masked_naive(window, chunk, causal):
     q, k, v = qkv(Q=23, K=23, dv=5)
@@ -244,7 +259,9 @@ def test_fast_path_equals_reference_path(bias):
     lens = torch.tensor([7, 3, 0])
     assert torch.allclose(mha(x, x, x, lens, need_weights=False), mha(x, x, x, lens), atol=1e-6)
     lens2 = torch.tensor([[1, 2, 3, 4, 5, 5, 5]] * 3)  # per-query lengths
-    assert torch.allclose(mha(x, mem, mem, lens2, need_weights=False), mha(x, mem, mem, lens2), atol=1e-6)
+    assert torch.allclose(
+        mha(x, mem, mem, lens2, need_weights=False), mha(x, mem, mem, lens2), atol=1e-6
+    )
 
 
 def test_fast_path_first_call_initializes_like_the_reference_path():

@@ -10,25 +10,27 @@ from attention_utils.exercises import check_online_softmax, check_window_mask
 
 def online_softmax(scores, block_size):
     m = torch.full(scores.shape[:-1] + (1,), float("-inf"))  # (Q, 1) running max
-    l = torch.zeros(scores.shape[:-1] + (1,))  # (Q, 1) running sum
+    ell = torch.zeros(scores.shape[:-1] + (1,))  # (Q, 1) running sum
     for start in range(0, scores.shape[-1], block_size):
         s = scores[..., start : start + block_size]  # (Q, b)
         m_new = torch.maximum(m, s.amax(-1, keepdim=True))
         shift = torch.where(torch.isfinite(m_new), m_new, torch.zeros_like(m_new))
-        l = l * torch.exp(m - shift) + torch.exp(s - shift).sum(-1, keepdim=True)
+        ell = ell * torch.exp(m - shift) + torch.exp(s - shift).sum(-1, keepdim=True)
         m = m_new
     shift = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    return torch.where(l > 0, torch.exp(scores - shift) / l.clamp_min(1e-30), torch.zeros_like(scores))
+    return torch.where(
+        ell > 0, torch.exp(scores - shift) / ell.clamp_min(1e-30), torch.zeros_like(scores)
+    )
 
 
 def no_rescale(scores, block_size):
     m = torch.full(scores.shape[:-1] + (1,), float("-inf"))
-    l = torch.zeros(scores.shape[:-1] + (1,))
+    ell = torch.zeros(scores.shape[:-1] + (1,))
     for start in range(0, scores.shape[-1], block_size):
         s = scores[..., start : start + block_size]
         m = torch.maximum(m, s.amax(-1, keepdim=True))
-        l = l + torch.exp(s - m).sum(-1, keepdim=True)  # forgets exp(m_old - m_new)
-    return torch.exp(scores - m) / l
+        ell = ell + torch.exp(s - m).sum(-1, keepdim=True)  # forgets exp(m_old - m_new)
+    return torch.exp(scores - m) / ell
 
 
 def drops_last_block(scores, block_size):
@@ -40,21 +42,23 @@ def drops_last_block(scores, block_size):
 
 
 def no_max(scores, block_size):
-    l = torch.zeros(scores.shape[:-1] + (1,))
+    ell = torch.zeros(scores.shape[:-1] + (1,))
     for start in range(0, scores.shape[-1], block_size):
-        l = l + torch.exp(scores[..., start : start + block_size]).sum(-1, keepdim=True)
-    return torch.exp(scores) / l
+        ell = ell + torch.exp(scores[..., start : start + block_size]).sum(-1, keepdim=True)
+    return torch.exp(scores) / ell
 
 
 def nan_on_masked_block(scores, block_size):
     m = torch.full(scores.shape[:-1] + (1,), float("-inf"))
-    l = torch.zeros(scores.shape[:-1] + (1,))
+    ell = torch.zeros(scores.shape[:-1] + (1,))
     for start in range(0, scores.shape[-1], block_size):
         s = scores[..., start : start + block_size]
         m_new = torch.maximum(m, s.amax(-1, keepdim=True))
-        l = l * torch.exp(m - m_new) + torch.exp(s - m_new).sum(-1, keepdim=True)  # -inf - -inf = NaN
+        ell = ell * torch.exp(m - m_new) + torch.exp(s - m_new).sum(
+            -1, keepdim=True
+        )  # -inf - -inf = NaN
         m = m_new
-    return torch.exp(scores - m) / l
+    return torch.exp(scores - m) / ell
 
 
 def in_place(scores, block_size):

@@ -53,7 +53,9 @@ def sdpa_naive_exp(q, k, v, valid_lens=None):
     return e / e.sum(-1, keepdim=True).clamp_min(1e-30) @ v
 
 
-@pytest.mark.parametrize("fn", [sdpa, lambda q, k, v, valid_lens=None: sdpa(q, k, v, valid_lens) + 0.0])
+@pytest.mark.parametrize(
+    "fn", [sdpa, lambda q, k, v, valid_lens=None: sdpa(q, k, v, valid_lens) + 0.0]
+)
 def test_scaled_dot_product_accepts(fn, capsys):
     ok, out = run(check_scaled_dot_product, fn, capsys)
     assert ok and out.startswith("✅ check_scaled_dot_product")
@@ -99,7 +101,10 @@ def additive(queries, keys, W_q, W_k, w_v):
 
 
 def additive_einsum(queries, keys, W_q, W_k, w_v):
-    f = torch.tanh(torch.einsum("hq,biq->bih", W_q, queries)[:, :, None] + torch.einsum("hk,bjk->bjh", W_k, keys)[:, None])
+    f = torch.tanh(
+        torch.einsum("hq,biq->bih", W_q, queries)[:, :, None]
+        + torch.einsum("hk,bjk->bjh", W_k, keys)[:, None]
+    )
     return torch.einsum("bijh,h->bij", f, w_v)
 
 

@@ -53,6 +53,11 @@ def test_token_labels_and_titles():
     assert [ax.get_title() for ax in axes] == ["head 1", "head 2"]
 
 
+def test_colorbar_label():
+    fig = au.show_heatmaps(torch.rand(2, 2), colorbar_label="attention weight")
+    assert fig.axes[-1].get_ylabel() == "attention weight"
+
+
 def test_one_shared_colour_scale_and_one_colorbar():
     m = torch.stack([torch.full((2, 2), 0.1), torch.full((2, 2), 0.9)])
     fig = au.show_heatmaps(m)

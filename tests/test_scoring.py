@@ -39,7 +39,9 @@ def test_additive_matches_manual_formula():
     q, k, v = randn(2, 2, 4), randn(2, 5, 3, seed=1), randn(2, 5, 2, seed=2)
     out = att(q, k, v)
     Wq, Wk, wv = att.W_q.weight, att.W_k.weight, att.w_v.weight[0]
-    scores = torch.einsum("h,bqkh->bqk", wv, torch.tanh((q @ Wq.T)[:, :, None] + (k @ Wk.T)[:, None]))
+    scores = torch.einsum(
+        "h,bqkh->bqk", wv, torch.tanh((q @ Wq.T)[:, :, None] + (k @ Wk.T)[:, None])
+    )
     assert torch.allclose(out, torch.softmax(scores, -1) @ v, atol=1e-6)
     # Precomputed key features give the same result.
     out2 = att(q, k, v, key_features=att.W_k(k))
@@ -62,7 +64,12 @@ def test_check_qkv_errors_name_the_problem():
     with pytest.raises(ValueError, match="same batch size"):
         check_qkv(randn(2, 2, 4), randn(1, 2, 4), randn(1, 2, 1), same_qk_size=False)
     with pytest.raises(TypeError, match="queries must hold floating-point"):
-        check_qkv(torch.ones(1, 2, 4, dtype=torch.long), randn(1, 2, 4), randn(1, 2, 1), same_qk_size=False)
+        check_qkv(
+            torch.ones(1, 2, 4, dtype=torch.long),
+            randn(1, 2, 4),
+            randn(1, 2, 1),
+            same_qk_size=False,
+        )
     # The signature MultiHeadAttention relies on: returns the three tensors.
     q, k, v = check_qkv([[[1.0, 2.0]]], randn(1, 1, 2), randn(1, 1, 3), same_qk_size=True)
     assert isinstance(q, torch.Tensor) and q.shape == (1, 1, 2)

@@ -71,8 +71,15 @@ def test_decoder_teacher_forcing_equals_step_by_step():
 def test_training_learns_and_decoding_works():
     torch.manual_seed(0)
     att, base = models(h=32)
-    pairs = [("20%02d%02d%02d" % (y, m, d), "20%02d-%02d-%02d" % (y, m, d)) for y in range(3) for m in (1, 2) for d in (1, 2, 3)]
-    hist = train_seq2seq({"att": att, "base": base}, pairs, num_steps=120, batch_size=16, lr=0.02, progress=False)
+    pairs = [
+        (f"20{y:02d}{m:02d}{d:02d}", f"20{y:02d}-{m:02d}-{d:02d}")
+        for y in range(3)
+        for m in (1, 2)
+        for d in (1, 2, 3)
+    ]
+    hist = train_seq2seq(
+        {"att": att, "base": base}, pairs, num_steps=120, batch_size=16, lr=0.02, progress=False
+    )
     for name in ("att", "base"):
         losses = hist[name]["losses"]
         assert len(losses) == 120 and sum(losses[-10:]) < 0.5 * sum(losses[:10])
@@ -81,3 +88,13 @@ def test_training_learns_and_decoding_works():
     assert weights.shape == (len(pairs), 12, 8)
     assert exact_match(att, pairs).float().mean() > 0.5
     assert greedy_decode(base, ["20000101"])[1] is None
+
+
+def test_attention_module_can_be_swapped():
+    from attention_utils import DotProductAttention
+
+    att, _ = models()
+    att.decoder.attention = DotProductAttention()
+    src, src_len, tgt_in, _ = batchify(PAIRS)
+    assert att(src, src_len, tgt_in).shape == (3, 11, V)
+    assert (att.decoder.attention_weights[1, :, 8:] == 0).all()

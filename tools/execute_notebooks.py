@@ -24,12 +24,14 @@ def execute(path: Path) -> float:
         timeout=600,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
-        store_widget_state=False,
+        # nbclient's Output-widget handling raises a KeyError when widget state is not stored
+        # (ipywidgets.interact uses Output widgets), so store it here and drop it below.
+        store_widget_state=True,
     )
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
-    nb.metadata.pop("widgets", None)
+    nb.metadata.pop("widgets", None)  # saved widget state breaks GitHub's rendering
     nbformat.write(nb, path)
     return elapsed
 

@@ -17,8 +17,8 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
     """Check ``fn(scores, block_size) -> weights``: a softmax over the last axis, computed block by block.
 
     ``scores`` has shape ``(num_queries, num_keys)``; the function visits the keys in blocks of
-    ``block_size`` keeping, per row, a running max ``m`` and a running sum ``l = Σ exp(s - m)``, then
-    returns ``exp(scores - m) / l`` of the same shape. Entries equal to ``-inf`` are masked keys
+    ``block_size`` keeping, per row, a running max ``m`` and a running sum ``ell = Σ exp(s - m)``, then
+    returns ``exp(scores - m) / ell`` of the same shape. Entries equal to ``-inf`` are masked keys
     (weight 0); a row that is entirely ``-inf`` must come out as zeros, never NaN.
     """
 
@@ -26,28 +26,39 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
         s = _scores(3, 6)
         w = expect_shape(fn(s.clone(), 6), (3, 6))
         expect_finite(w)
-        expect_close(w, torch.softmax(s, dim=-1), "with one block (block_size = num_keys) this is a plain softmax over the last axis")
+        expect_close(
+            w,
+            torch.softmax(s, dim=-1),
+            "with one block (block_size = num_keys) this is a plain softmax over the last axis",
+        )
 
     def partial_block():
         s = _scores(2, 7, seed=1)
         s[:, 0] = 5.0  # the max sits in the first block, so only the short last block can go wrong
         w = expect_shape(fn(s.clone(), 3), (2, 7))
         expect_finite(w)
-        if torch.allclose(w[:, :6], torch.softmax(s[:, :6], dim=-1), atol=1e-5) and w[:, 6].abs().max() < 1e-6:
+        if (
+            torch.allclose(w[:, :6], torch.softmax(s[:, :6], dim=-1), atol=1e-5)
+            and w[:, 6].abs().max() < 1e-6
+        ):
             raise Mismatch(
                 "the last key was dropped: when block_size does not divide num_keys the last block is shorter; "
                 "loop with range(0, num_keys, block_size) and slice [start:start + block_size]"
             )
-        expect_close(w, torch.softmax(s, dim=-1), "wrong weights when block_size does not divide num_keys")
+        expect_close(
+            w, torch.softmax(s, dim=-1), "wrong weights when block_size does not divide num_keys"
+        )
 
     def rising_max():
-        s = torch.arange(8.0).repeat(2, 1) + _scores(2, 8, scale=0.1, seed=2)  # every block raises the max
+        s = torch.arange(8.0).repeat(2, 1) + _scores(
+            2, 8, scale=0.1, seed=2
+        )  # every block raises the max
         w = expect_shape(fn(s.clone(), 2), (2, 8))
         expect_finite(w)
         expect_close(
             w,
             torch.softmax(s, dim=-1),
-            "when a later block raises the running max, rescale the running sum: l = l * exp(m_old - m_new) + block sum",
+            "when a later block raises the running max, rescale the running sum: ell = ell * exp(m_old - m_new) + block sum",
         )
 
     def large_scores():
@@ -56,7 +67,9 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
         try:
             expect_finite(w)
         except Mismatch as miss:
-            raise Mismatch(f"{miss} for large scores: subtract the running max before exp") from None
+            raise Mismatch(
+                f"{miss} for large scores: subtract the running max before exp"
+            ) from None
         expect_close(w, torch.softmax(s, dim=-1), "wrong weights for large scores")
 
     def masked_block():
@@ -69,7 +82,11 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
                 "NaN for a block of -inf scores: while the running max is still -inf, exp(-inf - (-inf)) is NaN; "
                 "shift by 0 instead of by an infinite max"
             )
-        expect_close(w[0], torch.softmax(s[0], dim=-1), "masked (-inf) keys should get weight 0 and the others a softmax")
+        expect_close(
+            w[0],
+            torch.softmax(s[0], dim=-1),
+            "masked (-inf) keys should get weight 0 and the others a softmax",
+        )
         if w[1].abs().max() > 0:
             raise Mismatch("a row whose keys are all masked (-inf) should be all zeros")
 
@@ -106,21 +123,29 @@ def check_window_mask(fn, verbose: bool = True) -> bool:
     def boolean_shape():
         m = expect_shape(fn(5, 1, False), (5, 5))
         if m.dtype != torch.bool:
-            raise Mismatch(f"the mask should be a boolean tensor (True = may attend), got dtype {m.dtype}")
+            raise Mismatch(
+                f"the mask should be a boolean tensor (True = may attend), got dtype {m.dtype}"
+            )
 
     def symmetric():
         m = fn(6, 2, False)
         want = _band(6, 2, False)
         if torch.equal(m, (torch.arange(6)[:, None] - torch.arange(6)[None, :]).abs() < 2):
-            raise Mismatch("off by one: a window of 2 includes keys at distance exactly 2 (use <=, not <)")
+            raise Mismatch(
+                "off by one: a window of 2 includes keys at distance exactly 2 (use <=, not <)"
+            )
         if not torch.equal(m, want):
-            raise Mismatch("non-causal: query i should see every key j with |i - j| <= window, itself included")
+            raise Mismatch(
+                "non-causal: query i should see every key j with |i - j| <= window, itself included"
+            )
 
     def causal():
         m = fn(6, 2, True)
         want = _band(6, 2, True)
         if torch.equal(m, want.T):
-            raise Mismatch("your causal window looks into the future: query i should see keys i - window .. i (lower triangle)")
+            raise Mismatch(
+                "your causal window looks into the future: query i should see keys i - window .. i (lower triangle)"
+            )
         if not torch.equal(m, want):
             raise Mismatch("causal: query i should see keys j with 0 <= i - j <= window")
 
@@ -130,5 +155,10 @@ def check_window_mask(fn, verbose: bool = True) -> bool:
         if not torch.equal(fn(3, 10, False), torch.ones(3, 3, dtype=torch.bool)):
             raise Mismatch("a window wider than the sequence should keep every key")
 
-    cases = [("dtype and shape", boolean_shape), ("symmetric window", symmetric), ("causal window", causal), ("edges", edges)]
+    cases = [
+        ("dtype and shape", boolean_shape),
+        ("symmetric window", symmetric),
+        ("causal window", causal),
+        ("edges", edges),
+    ]
     return run_checks("check_window_mask", cases, verbose=verbose)

@@ -32,7 +32,9 @@ def check_scaled_dot_product(fn, verbose: bool = True) -> bool:
 
     def shapes():
         q, k, v = _randn(2, 3, 4), _randn(2, 5, 4, seed=1), _randn(2, 5, 6, seed=2)
-        expect_shape(fn(q, k, v), (2, 3, 6), "the output for 3 queries, 5 keys and values of size 6")
+        expect_shape(
+            fn(q, k, v), (2, 3, 6), "the output for 3 queries, 5 keys and values of size 6"
+        )
 
     def values():
         q, k, v = _randn(2, 3, 16), _randn(2, 5, 16, seed=1), _randn(2, 5, 2, seed=2)
@@ -44,34 +46,62 @@ def check_scaled_dot_product(fn, verbose: bool = True) -> bool:
         if torch.allclose(got, torch.softmax(scores / 16, -1) @ v, atol=1e-5):
             raise Mismatch("you divided by d; divide by sqrt(d) (math.sqrt(queries.shape[-1]))")
         if torch.allclose(got, torch.softmax(scores / 4, 1) @ v, atol=1e-5):
-            raise Mismatch("softmax along the queries axis: each query's weights over the keys must sum to 1 (dim=-1)")
-        expect_close(got, _sdpa_reference(q, k, v), "wrong output: it should be softmax(Q K^T / sqrt(d)) V")
+            raise Mismatch(
+                "softmax along the queries axis: each query's weights over the keys must sum to 1 (dim=-1)"
+            )
+        expect_close(
+            got, _sdpa_reference(q, k, v), "wrong output: it should be softmax(Q K^T / sqrt(d)) V"
+        )
 
     def masked():
         q, k, v = _randn(2, 3, 4, seed=3), _randn(2, 5, 4, seed=4), _randn(2, 5, 3, seed=5)
         lens = torch.tensor([2, 5])
         got = expect_shape(fn(q, k, v, lens), (2, 3, 3))
         expect_finite(got)
-        expect_close(got, _sdpa_reference(q, k, v, lens), "with valid_lens, keys at or past each length must get weight 0")
+        expect_close(
+            got,
+            _sdpa_reference(q, k, v, lens),
+            "with valid_lens, keys at or past each length must get weight 0",
+        )
 
     def empty_row():
         q, k, v = _randn(2, 2, 4, seed=6), _randn(2, 3, 4, seed=7), _randn(2, 3, 2, seed=8)
         got = fn(q, k, v, torch.tensor([0, 3]))
         if torch.isnan(got).any():
-            raise Mismatch("a sequence with valid length 0 gave NaN; its output should be zeros (use au.masked_softmax)")
-        expect_close(got[0], torch.zeros(2, 2), "a sequence with valid length 0 has no key to attend to: output zeros")
-        expect_close(got[1], _sdpa_reference(q, k, v)[1], "a full-length sequence should be unmasked")
+            raise Mismatch(
+                "a sequence with valid length 0 gave NaN; its output should be zeros (use au.masked_softmax)"
+            )
+        expect_close(
+            got[0],
+            torch.zeros(2, 2),
+            "a sequence with valid length 0 has no key to attend to: output zeros",
+        )
+        expect_close(
+            got[1], _sdpa_reference(q, k, v)[1], "a full-length sequence should be unmasked"
+        )
 
     def large():
-        q, k, v = _randn(1, 2, 8, seed=9, scale=100.0), _randn(1, 4, 8, seed=10, scale=100.0), _randn(1, 4, 2, seed=11)
+        q, k, v = (
+            _randn(1, 2, 8, seed=9, scale=100.0),
+            _randn(1, 4, 8, seed=10, scale=100.0),
+            _randn(1, 4, 2, seed=11),
+        )
         got = fn(q, k, v)
         try:
             expect_finite(got)
         except Mismatch as miss:
-            raise Mismatch(f"{miss} for large scores: use torch.softmax, which subtracts the max") from None
+            raise Mismatch(
+                f"{miss} for large scores: use torch.softmax, which subtracts the max"
+            ) from None
         expect_close(got, _sdpa_reference(q, k, v), "wrong output for large scores")
 
-    cases = [("shapes", shapes), ("values", values), ("valid_lens", masked), ("valid length 0", empty_row), ("large scores", large)]
+    cases = [
+        ("shapes", shapes),
+        ("values", values),
+        ("valid_lens", masked),
+        ("valid length 0", empty_row),
+        ("large scores", large),
+    ]
     return run_checks("check_scaled_dot_product", cases, verbose=verbose)
 
 
@@ -110,10 +140,16 @@ def check_additive_score(fn, verbose: bool = True) -> bool:
         keys = k @ W_k.T  # (B, K, h)
         no_tanh = (feats[:, :, None] + keys[:, None]) @ w_v  # (B, Q, K)
         if torch.allclose(got, no_tanh, atol=1e-5):
-            raise Mismatch("you forgot the tanh: without it the score is linear and splits into a part per query plus a part per key")
+            raise Mismatch(
+                "you forgot the tanh: without it the score is linear and splits into a part per query plus a part per key"
+            )
         if torch.allclose(got, torch.softmax(_additive_reference(*args), -1), atol=1e-5):
             raise Mismatch("return the raw scores; the softmax comes later (masked_softmax)")
-        expect_close(got, _additive_reference(*args), "scores[b, i, j] should be w_v . tanh(W_q q_i + W_k k_j)")
+        expect_close(
+            got,
+            _additive_reference(*args),
+            "scores[b, i, j] should be w_v . tanh(W_q q_i + W_k k_j)",
+        )
 
     def one_query():
         args = make(20, B=1, Q=1, K=4, dq=3, dk=3, h=2)
@@ -126,7 +162,14 @@ def check_additive_score(fn, verbose: bool = True) -> bool:
         got = fn(*args)
         expect_finite(got)
         if got.abs().max() > args[4].abs().sum() + 1e-4:
-            raise Mismatch("an additive score can never exceed sum(|w_v|) because tanh is in [-1, 1]")
+            raise Mismatch(
+                "an additive score can never exceed sum(|w_v|) because tanh is in [-1, 1]"
+            )
 
-    cases = [("shape", shape), ("values", values), ("one query", one_query), ("huge inputs", bounded)]
+    cases = [
+        ("shape", shape),
+        ("values", values),
+        ("one query", one_query),
+        ("huge inputs", bounded),
+    ]
     return run_checks("check_additive_score", cases, verbose=verbose)
