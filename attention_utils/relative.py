@@ -8,8 +8,9 @@ offset ``i - j`` and not on where the pair sits in the sequence:
   position. A rotation by ``a`` dotted with a rotation by ``b`` equals a rotation by ``a - b``, so
   ``score(i, j) = q_i^T R_{j - i} k_j``: only the offset survives.
 - **ALiBi** (Press et al., 2022) adds ``-slope_h * |i - j|`` to head ``h``'s scores.
-- **RelativePositionBias** learns one number per (clipped) offset and head, as in Shaw et al. (2018)
-  and T5 (without T5's log buckets).
+- **RelativePositionBias** learns one number per (clipped) offset and head, as T5 (Raffel et al.,
+  2020) does per head and offset bucket (without T5's logarithmic buckets). Shaw et al. (2018), the
+  first relative scheme, learned one *vector* per clipped offset instead, added to the keys.
 
 Shapes: feature layouts end in ``(..., num_steps, d)``; biases are ``(num_heads, num_queries, num_keys)``,
 ready to be added to scores of shape ``(batch, num_heads, num_queries, num_keys)``.
@@ -71,7 +72,8 @@ def apply_rotary(X: torch.Tensor, positions=None, *, base: float = 10000.0) -> t
         X: queries or keys of shape ``(..., num_steps, d)`` with an even ``d`` (for multi-head
             attention, ``(B, h, n, d_head)``: rotate each head separately).
         positions: ``None`` (``0 .. num_steps - 1``) or a 1-D tensor of ``num_steps`` positions.
-        base: the longest wavelength is about ``2 * pi * base``.
+        base: the wavelengths run from ``2 * pi`` to ``2 * pi * base**((d - 2) / d)``, just under
+            ``2 * pi * base`` for a large ``d``.
 
     Returns:
         A tensor of the same shape and dtype as ``X``. Norms are unchanged (it is a rotation), and
