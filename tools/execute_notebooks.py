@@ -16,6 +16,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
 
 def execute(path: Path) -> float:
     nb = nbformat.read(path, as_version=4)
@@ -32,6 +34,9 @@ def execute(path: Path) -> float:
     client.execute()
     elapsed = time.perf_counter() - start
     nb.metadata.pop("widgets", None)  # saved widget state breaks GitHub's rendering
+    for cell in nb.cells:  # without their state, widget outputs only show "VBox(children=...)"
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET_MIME not in o.get("data", {})]
     nbformat.write(nb, path)
     return elapsed
 
