@@ -48,13 +48,13 @@ format: setup
 
 # Unit tests and strict nbval (stored outputs are the reference) in one pytest run.
 test: lint
-	$(PYTEST) tests $(NOTEBOOKS) --nbval --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(PYTEST) tests $(NOTEBOOKS) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 unit: setup
 	$(PYTEST) tests -p no:cacheprovider
 
 nbval: setup
-	$(PYTEST) $(NOTEBOOKS) --nbval --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(PYTEST) $(NOTEBOOKS) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 # Re-run notebooks top to bottom in a fresh kernel and store their outputs: make execute NB=notebooks/01_*.ipynb
 NB ?= $(NOTEBOOKS)/*.ipynb $(NOTEBOOKS)/solutions/*.ipynb
