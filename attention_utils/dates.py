@@ -1,6 +1,6 @@
 """Date normalization, a character-level sequence-to-sequence task made on the spot (no download).
 
-Many ways people write a date ("saturday, march 3 2021", "3 Mar 2021", "03.03.21", ...) are mapped
+Many ways people write a date ("wednesday, march 3 2021", "3 Mar 2021", "03.03.21", ...) are mapped
 to the ISO form "2021-03-03". The split is **by date**: every date of the calendar range goes either
 to training or to the held-out set, so a held-out date was never seen in training, in any format.
 
@@ -61,7 +61,7 @@ def _weekday(d: dt.date) -> str:
 
 
 #: Formatters, from short to long. The separators keep every format unambiguous:
-#: "d.m.yy" uses dots (day first), "m/d/yyyy" uses slashes (month first, US style), and two-digit
+#: "dd.mm.yy" uses dots (day first), "m/d/yyyy" uses slashes (month first, US style), and two-digit
 #: years mean 1950-2049 (the calendar range of the data).
 DATE_FORMATS: dict[str, Callable[[dt.date], str]] = {
     "yyyymmdd": lambda d: f"{d.year:04d}{d.month:02d}{d.day:02d}",
@@ -114,19 +114,31 @@ def split_dates(test_fraction: float = 0.2, seed: int = 0) -> tuple[list[dt.date
 def make_date_pairs(
     dates: Sequence[dt.date], num_pairs: int, seed: int = 0, formats: Sequence[str] | None = None
 ) -> list[tuple[str, str]]:
-    """``num_pairs`` (source, target) pairs: a random date from ``dates`` in a random format -> ISO."""
+    """``num_pairs`` distinct (source, target) pairs: a date from ``dates`` in a format -> ISO.
+
+    The (date, format) combinations are drawn uniformly **without replacement**, so no pair appears
+    twice (a date may still appear in several formats). ``num_pairs`` can be at most
+    ``len(dates) * len(formats)``.
+    """
     num_pairs = check_positive_int("num_pairs", num_pairs)
     if len(dates) == 0:
         raise ValueError("dates is empty")
     formats = list(DATE_FORMATS) if formats is None else list(formats)
+    if not formats:
+        raise ValueError("formats is empty")
     for f in formats:
         if f not in DATE_FORMATS:
             raise ValueError(f"formats must be keys of DATE_FORMATS, got {f!r}")
+    total = len(dates) * len(formats)
+    if num_pairs > total:
+        raise ValueError(
+            f"num_pairs can be at most len(dates) * len(formats) = {total} distinct pairs, got {num_pairs}"
+        )
     rng = random.Random(seed)
     pairs = []
-    for _ in range(num_pairs):
-        d = dates[rng.randrange(len(dates))]
-        pairs.append((DATE_FORMATS[formats[rng.randrange(len(formats))]](d), d.isoformat()))
+    for k in rng.sample(range(total), num_pairs):  # distinct combinations, in random order
+        d, f = dates[k // len(formats)], formats[k % len(formats)]
+        pairs.append((DATE_FORMATS[f](d), d.isoformat()))
     return pairs
 
 
@@ -145,7 +157,8 @@ class CharVocab:
     """Characters <-> integer ids, with ``<pad>`` = 0, ``<bos>`` = 1, ``<eos>`` = 2, ``<unk>`` = 3.
 
     ``encode(text)`` -> list of ids (unknown characters map to ``<unk>``); ``decode(ids)`` -> string,
-    stopping at the first ``<eos>`` and skipping ``<pad>``/``<bos>``.
+    stopping at the first ``<eos>`` and skipping ``<pad>``/``<bos>``; an id outside the vocabulary
+    raises ``ValueError``.
     """
 
     specials = ("<pad>", "<bos>", "<eos>", "<unk>")
@@ -167,8 +180,19 @@ class CharVocab:
         return [self.token_to_idx.get(c, self.unk) for c in text]
 
     def decode(self, ids) -> str:
+        ids = torch.as_tensor(ids)
+        if ids.dim() != 1:
+            raise ValueError(
+                f"ids must be 1-D (one sequence of token ids), got shape {tuple(ids.shape)}"
+            )
         out = []
-        for i in torch.as_tensor(ids).tolist():
+        for i in ids.tolist():
+            if isinstance(i, bool) or not isinstance(i, int):
+                raise TypeError(f"ids must be integer token ids, got {i!r}")
+            if not 0 <= i < len(self.idx_to_token):
+                raise ValueError(
+                    f"ids holds {i}, which is not a token id of this vocabulary (0 to {len(self) - 1})"
+                )
             if i == self.eos:
                 break
             if i in (self.pad, self.bos):

@@ -83,10 +83,13 @@ def _scale(scale, d: int) -> float:
     return float(scale)
 
 
-def _allowed(attn_mask, is_causal: bool, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor | None:
-    """The combined boolean mask, expanded (as a view) to (B, H, Q, K), or None for "everything"."""
+def _check_causal(is_causal) -> None:
     if not isinstance(is_causal, bool):
         raise TypeError(f"is_causal must be True or False, got {type(is_causal).__name__}")
+
+
+def _user_mask(attn_mask, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor | None:
+    """The caller's boolean mask expanded (as a view, no memory) to (B, H, Q, K), or None."""
     B, H, Q, K = q.shape[0], q.shape[1], q.shape[2], k.shape[2]
     mask = None
     if attn_mask is not None:
@@ -104,10 +107,17 @@ def _allowed(attn_mask, is_causal: bool, q: torch.Tensor, k: torch.Tensor) -> to
                 f"attn_mask must broadcast to (B, H, Q, K) = {(B, H, Q, K)}, got shape {tuple(attn_mask.shape)}"
             ) from None
         mask = attn_mask.to(q.device).expand(B, H, Q, K)  # (B, H, Q, K), a view: no memory
-    if is_causal:
-        causal = torch.ones(Q, K, dtype=torch.bool, device=q.device).tril()  # (Q, K)
-        mask = causal.expand(B, H, Q, K) if mask is None else mask & causal
     return mask
+
+
+def _causal_block(n_queries: int, start: int, stop: int, device) -> torch.Tensor:
+    """``(Q, stop - start)`` boolean: query i may see key j (start <= j < stop) when j <= i.
+
+    The top-left alignment of SDPA's ``is_causal`` (``torch.ones(Q, K).tril()``), one block of keys at
+    a time, so a causal blocked pass never holds a ``(Q, K)`` mask.
+    """
+    keys = torch.arange(start, stop, device=device)  # (b,)
+    return keys <= torch.arange(n_queries, device=device)[:, None]  # (1, b) vs (Q, 1) -> (Q, b)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -121,8 +131,12 @@ def naive_attention(q, k, v, attn_mask=None, is_causal: bool = False, scale=None
     defaults to ``1/sqrt(d)``. Memory: several ``(B, H, Q, K)`` tensors, so O(n²).
     """
     _check_qkv4(q, k, v)
+    _check_causal(is_causal)
     scale = _scale(scale, q.shape[-1])
-    mask = _allowed(attn_mask, is_causal, q, k)
+    mask = _user_mask(attn_mask, q, k)  # (B, H, Q, K) view or None
+    if is_causal:
+        causal = _causal_block(q.shape[2], 0, k.shape[2], q.device)  # (Q, K)
+        mask = causal if mask is None else mask & causal  # broadcasts to (B, H, Q, K)
     scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, Q, d) @ (B, H, d, K) -> (B, H, Q, K)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
@@ -140,13 +154,19 @@ def blocked_attention(
     q ``(B, H, Q, d)``, k ``(B, H, K, d)``, v ``(B, H, K, d_v)`` -> ``(B, H, Q, d_v)``.
     For every query it keeps a running max ``m``, a running sum ``ell = Σ exp(s - m)`` and a running
     output ``acc = Σ exp(s - m) v``; when a new block raises the max, the old ``ell`` and ``acc`` are
-    rescaled by ``exp(m_old - m_new)``. Extra memory is O(Q · block_size) per head instead of
-    O(Q · K). Half-precision inputs are accumulated in float32, as FlashAttention does.
+    rescaled by ``exp(m_old - m_new)``.
+
+    Memory beyond the inputs and the output: O(B · H · Q · (block_size + d + d_v)) (a few tensors of
+    one block of scores, the scaled queries and the running output), never O(Q · K), also with
+    ``is_causal=True`` (the causal mask is built one ``(Q, block_size)`` block at a time). A caller's
+    ``attn_mask`` is only viewed, block by block. Half-precision inputs are accumulated in float32,
+    as FlashAttention does.
     """
     _check_qkv4(q, k, v)
+    _check_causal(is_causal)
     block_size = check_positive_int("block_size", block_size)
     scale = _scale(scale, q.shape[-1])
-    mask = _allowed(attn_mask, is_causal, q, k)
+    mask = _user_mask(attn_mask, q, k)  # (B, H, Q, K) view or None
     B, H, Q, K = q.shape[0], q.shape[1], q.shape[2], k.shape[2]
     acc_dtype = torch.float32 if q.dtype in (torch.float16, torch.bfloat16) else q.dtype
     m = torch.full((B, H, Q, 1), float("-inf"), dtype=acc_dtype, device=q.device)  # running max
@@ -159,17 +179,20 @@ def blocked_attention(
         stop = min(start + block_size, K)
         kb, vb = k[:, :, start:stop], v[:, :, start:stop]  # (B, H, b, d), (B, H, b, d_v): views
         s = (qs @ kb.transpose(-2, -1)).to(acc_dtype)  # (B, H, Q, d) @ (B, H, d, b) -> (B, H, Q, b)
-        if mask is not None:
-            s = s.masked_fill(~mask[..., start:stop], float("-inf"))
+        allowed = None if mask is None else mask[..., start:stop]  # (B, H, Q, b), a view
+        if is_causal:
+            causal = _causal_block(Q, start, stop, q.device)  # (Q, b)
+            allowed = causal if allowed is None else allowed & causal  # (B, H, Q, b)
+        if allowed is not None:
+            s = s.masked_fill(~allowed, float("-inf"))
         m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # (B, H, Q, 1)
         # While a row has seen only masked keys its max is -inf; shift by 0 then (exp(-inf) = 0, no NaN).
         shift = torch.nan_to_num(m_new, neginf=0.0)  # (B, H, Q, 1)
         p = torch.exp(s - shift)  # (B, H, Q, b): this block's unnormalized weights
         rescale = torch.exp(m - shift)  # (B, H, Q, 1): exp(m_old - m_new), 0 for the first block
         ell = ell * rescale + p.sum(dim=-1, keepdim=True)  # (B, H, Q, 1)
-        acc = acc * rescale + p @ vb.to(
-            acc_dtype
-        )  # (B, H, Q, b) @ (B, H, b, d_v) -> (B, H, Q, d_v)
+        # (B, H, Q, b) @ (B, H, b, d_v) -> (B, H, Q, d_v)
+        acc = acc * rescale + p @ vb.to(acc_dtype)
         m = m_new
     out = torch.where(
         ell > 0, acc / ell.clamp_min(torch.finfo(acc_dtype).tiny), torch.zeros_like(acc)
@@ -238,12 +261,10 @@ def sliding_window_attention(
     band = (s_ - a >= 0) & (s_ - a <= left + right)  # (c, span)
     j = torch.arange(chunks, device=q.device)[:, None, None] * c - left + s_  # (chunks, 1, span)
     allowed = band & (j >= 0) & (j < n)  # (chunks, c, span)
-    weights = torch.softmax(
-        scores.masked_fill(~allowed, float("-inf")), dim=-1
-    )  # (B, H, chunks, c, span)
-    out = weights @ vw.transpose(
-        -2, -1
-    )  # (B, H, chunks, c, span) @ (B, H, chunks, span, d_v) -> (B, H, chunks, c, d_v)
+    scores = scores.masked_fill(~allowed, float("-inf"))  # (B, H, chunks, c, span)
+    weights = torch.softmax(scores, dim=-1)  # (B, H, chunks, c, span)
+    # (B, H, chunks, c, span) @ (B, H, chunks, span, d_v) -> (B, H, chunks, c, d_v)
+    out = weights @ vw.transpose(-2, -1)
     return out.reshape(B, H, chunks * c, -1)[:, :, :n]  # (B, H, n, d_v)
 
 
@@ -257,9 +278,8 @@ def linear_attention(q, k, v, *, eps: float = 1e-6) -> torch.Tensor:
     _check_qkv4(q, k, v)
     fq, fk = F.elu(q) + 1, F.elu(k) + 1  # (B, H, Q, d), (B, H, K, d): positive features
     kv = fk.transpose(-2, -1) @ v  # (B, H, d, K) @ (B, H, K, d_v) -> (B, H, d, d_v)
-    z = fq @ fk.sum(dim=2, keepdim=True).transpose(
-        -2, -1
-    )  # (B, H, Q, d) @ (B, H, d, 1) -> (B, H, Q, 1)
+    # (B, H, Q, d) @ (B, H, d, 1) -> (B, H, Q, 1): each query's normalizer φ(q) · Σⱼ φ(kⱼ)
+    z = fq @ fk.sum(dim=2, keepdim=True).transpose(-2, -1)
     return (fq @ kv) / (z + eps)  # (B, H, Q, d_v)
 
 
@@ -293,30 +313,57 @@ def _sync(devices: set[str]) -> None:
         torch.cuda.synchronize()
 
 
-def time_call(
-    fn: Callable, *args, warmup: int = 1, repeats: int = 5, stat: str = "median", **kwargs
-) -> float:
-    """Wall time in seconds of ``fn(*args, **kwargs)``: the median (or ``stat="min"``) of ``repeats`` runs.
+CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
 
-    ``warmup`` runs come first and are not timed. On CUDA it synchronizes before and after each run,
-    so the time is the GPU's, not the launch's. On a busy machine the minimum is the steadier choice:
-    other programs can only make a run slower, never faster.
+
+def time_call(
+    fn: Callable,
+    *args,
+    warmup: int = 1,
+    repeats: int = 5,
+    stat: str = "median",
+    clock: str = "wall",
+    **kwargs,
+) -> float:
+    """Seconds that ``fn(*args, **kwargs)`` takes: the median (or ``stat="min"``) of ``repeats`` runs.
+
+    ``warmup`` runs come first and are not timed. ``clock="wall"`` reads ``time.perf_counter``; on
+    CUDA it synchronizes before and after each run, so the time is the GPU's, not the launch's.
+    ``clock="thread"`` reads ``time.thread_time``, the CPU time of the calling thread only: time
+    when other programs had the core does not count. It is the steadier clock on a busy machine, but
+    it sees only work done on this thread, so it requires ``torch.set_num_threads(1)`` and CPU tensors.
+    On a busy machine the minimum is the steadier statistic: other programs can only make a run
+    slower, never faster.
     """
     repeats = check_positive_int("repeats", repeats)
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0, got {warmup!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int):
+        raise TypeError(f"warmup must be an int, got {type(warmup).__name__}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
     if stat not in ("median", "min"):
         raise ValueError(f"stat must be 'median' or 'min', got {stat!r}")
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be 'wall' or 'thread', got {clock!r}")
     devices = _devices((args, kwargs))
+    if clock == "thread" and devices - {"cpu"}:
+        raise ValueError(
+            f"clock='thread' measures CPU time only; the inputs are on {sorted(devices)}: use clock='wall'"
+        )
+    if clock == "thread" and torch.get_num_threads() != 1:
+        raise ValueError(
+            "clock='thread' sees only the calling thread's work; call torch.set_num_threads(1) first "
+            f"(now {torch.get_num_threads()} threads), or use clock='wall'"
+        )
+    now = CLOCKS[clock]
     for _ in range(warmup):
         fn(*args, **kwargs)
     times = []
     for _ in range(repeats):
         _sync(devices)
-        start = time.perf_counter()
+        start = now()
         fn(*args, **kwargs)
         _sync(devices)
-        times.append(time.perf_counter() - start)
+        times.append(now() - start)
     return statistics.median(times) if stat == "median" else min(times)
 
 
@@ -415,7 +462,13 @@ def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 @dataclass
 class BenchmarkRow:
-    """One line of the benchmark table. ``seconds`` is a median; ``peak_bytes`` is above the inputs."""
+    """One line of the benchmark table.
+
+    ``seconds`` is the median of the timed runs (one sample when ``repeats=1``: a smoke test, not a
+    measurement); ``peak_bytes`` is above the inputs, -1 when the method ran out of memory (then the
+    time, the difference and both ratios are NaN). ``max_diff`` is the largest absolute difference
+    from the method's reference output (see ``benchmark_attention``).
+    """
 
     method: str
     n: int
@@ -469,8 +522,11 @@ def benchmark_attention(
     ``naive``, ``blocked`` and ``sdpa`` take q, k, v of shape ``(batch, heads, n, head_dim)``; the
     ``mha_*`` methods (the package's MultiHeadAttention with ``need_weights=True`` / ``False``, and
     ``nn.MultiheadAttention``) take ``x`` of shape ``(batch, n, heads · head_dim)`` and include the
-    four projections in their FLOPs. ``max_diff`` compares with SDPA (with torch's MHA for ``mha_*``).
-    On CUDA an out-of-memory method is skipped with a row of NaNs.
+    four projections in their FLOPs. ``max_diff`` compares ``naive`` and ``blocked`` with SDPA, the
+    package's ``mha_*`` with ``nn.MultiheadAttention``, and ``torch_mha`` with ``mha_reference`` (so no
+    row is compared with itself; SDPA's own row shows NaN). On CUDA an out-of-memory method gets a
+    row of NaNs. The weights of the ``mha_*`` layers come from ``seed`` without touching the
+    caller's global random state (``torch.random.fork_rng``).
     """
     unknown = set(methods) - set(METHODS)
     if unknown:
@@ -480,8 +536,14 @@ def benchmark_attention(
     gen = torch.Generator(device="cpu").manual_seed(seed)
     ours, theirs = (None, None)
     if any(m.startswith("mha") or m == "torch_mha" for m in methods):
-        torch.manual_seed(seed)
-        ours, theirs = _mha_pair(width, heads, device, dtype)
+        dev = torch.device(device)
+        forked = [] if dev.type != "cuda" else [dev.index or torch.cuda.current_device()]
+        with torch.random.fork_rng(devices=forked):  # seed the layers, restore the caller's RNG
+            torch.manual_seed(seed)
+            ours, theirs = _mha_pair(width, heads, device, dtype)
+    # Each method's reference: another implementation of the same function, never itself.
+    reference_of = {"naive": "sdpa", "blocked": "sdpa", "mha_reference": "torch_mha"}
+    reference_of |= {"mha_fast": "torch_mha", "torch_mha": "mha_reference"}
     for n in lengths:
         n = check_positive_int("lengths", n)
         q, k, v = (
@@ -500,21 +562,21 @@ def benchmark_attention(
         attn = attention_flops(batch, heads, n, n, head_dim)
         projections = 4 * 2 * batch * n * width * width
         with torch.no_grad():
-            refs = {"sdpa": F.scaled_dot_product_attention(q, k, v)}
-            if theirs is not None:
-                refs["mha"] = theirs(x, x, x, need_weights=False)[0]
             for method in methods:
                 fn, args, kwargs = calls[method]
                 try:
                     out = fn(*args, **kwargs)
-                    ref = refs[
-                        "mha" if method.startswith("mha") or method == "torch_mha" else "sdpa"
-                    ]
-                    diff = (out.float() - ref.float()).abs().max().item()
+                    if method in reference_of:
+                        ref_fn, ref_args, ref_kwargs = calls[reference_of[method]]
+                        ref = ref_fn(*ref_args, **ref_kwargs)
+                        diff = (out.float() - ref.float()).abs().max().item()
+                        del ref
+                    else:
+                        diff = float("nan")  # SDPA is the reference of the others
                     del out
                     seconds = time_call(fn, *args, warmup=warmup, repeats=repeats, **kwargs)
                     peak = peak_memory(fn, *args, **kwargs)
-                except torch.OutOfMemoryError:
+                except torch.cuda.OutOfMemoryError:  # exists in every torch >= 1.13, also CPU-only
                     torch.cuda.empty_cache()
                     seconds, peak, diff = float("nan"), -1, float("nan")
                 flops = attn + (
@@ -526,9 +588,8 @@ def benchmark_attention(
             for r in rows:
                 if r.n == n:
                     r.time_vs_sdpa = r.seconds / sdpa.seconds
-                    r.memory_vs_sdpa = (
-                        r.peak_bytes / sdpa.peak_bytes if sdpa.peak_bytes > 0 else float("nan")
-                    )
+                    ok = r.peak_bytes >= 0 and sdpa.peak_bytes > 0  # -1 means out of memory
+                    r.memory_vs_sdpa = r.peak_bytes / sdpa.peak_bytes if ok else float("nan")
     return rows
 
 
@@ -540,6 +601,7 @@ def format_table(rows: Sequence[BenchmarkRow]) -> str:
         peak = "OOM" if r.peak_bytes < 0 else f"{r.peak_bytes / 2**20:.1f}"
         lines.append(
             f"{r.n:>6}  {r.method:<14}{r.seconds * 1e3:>10.2f}{r.tflops:>9.3f}{peak:>10}"
-            f"{r.time_vs_sdpa:>10.2f}{r.memory_vs_sdpa:>9.1f}{r.max_diff:>10.1e}"
+            f"{r.time_vs_sdpa:>10.2f}{r.memory_vs_sdpa:>9.1f}"
+            + (f"{'—':>10}" if math.isnan(r.max_diff) else f"{r.max_diff:>10.1e}")
         )
     return "\n".join(lines)

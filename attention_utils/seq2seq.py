@@ -1,9 +1,15 @@
 """GRU encoder-decoder models, with and without Bahdanau (additive) attention.
 
 Names follow d2l (``Seq2SeqEncoder``, ``Seq2SeqDecoder``, ``Seq2SeqAttentionDecoder``,
-``EncoderDecoder``) with the same submodule names (``embedding``, ``rnn``, ``dense``,
-``attention``), but every tensor here is **batch first**: tokens ``(B, S)``, encoder outputs
-``(B, S, h)``. The recurrent state is ``(num_layers, B, h)``, as ``nn.GRU`` returns it.
+``EncoderDecoder``) with the same constructor arguments, submodule names (``embedding``, ``rnn``,
+``dense``, ``attention``) and call order (``EncoderDecoder.forward(enc_X, dec_X, *args)``,
+``init_state(enc_outputs, enc_valid_lens)``, ``decoder(X, state)``). Two differences from d2l:
+
+- every tensor here is **batch first**: tokens ``(B, S)``, encoder outputs ``(B, S, h)`` (d2l's
+  encoder returns ``(S, B, h)``). The recurrent state is ``(num_layers, B, h)``, as ``nn.GRU``
+  returns it;
+- the encoder **uses** the source valid lengths (d2l's ignores them): it packs the padded batch, so
+  padding never reaches any layer's final state.
 
 Also here: ``train_seq2seq`` (teacher forcing, the same batches for every model),
 ``greedy_decode`` (one character at a time, keeping the attention weights) and ``exact_match``.
@@ -11,14 +17,16 @@ Also here: ``train_seq2seq`` (teacher forcing, the same batches for every model)
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ._checks import check_positive_int, check_probability
+from ._checks import as_tensor, check_ndim, check_positive_int, check_probability
 from .dates import DATE_VOCAB, CharVocab, batchify
 from .scoring import AdditiveAttention
 
@@ -33,19 +41,53 @@ __all__ = [
 ]
 
 
-def _last_state(outputs: torch.Tensor, valid_len: torch.Tensor) -> torch.Tensor:
-    """The GRU output after each sequence's last real token: (B, S, h), (B,) -> (B, h)."""
-    idx = (valid_len - 1).clamp(min=0).to(outputs.device)  # (B,)
-    return outputs[torch.arange(outputs.shape[0], device=outputs.device), idx]  # (B, h)
+def _check_tokens(name: str, X) -> torch.Tensor:
+    """Token ids ``(B, S)`` as a ``long`` tensor, with a clear error otherwise."""
+    X = as_tensor(name, X)
+    if torch.is_floating_point(X) or X.dtype == torch.bool or X.is_complex():
+        raise TypeError(f"{name} must hold integer token ids, got dtype {X.dtype}")
+    check_ndim(name, X, 2, "(batch, num_steps) of token ids")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"{name} must have at least one sequence and one step, got shape {tuple(X.shape)}"
+        )
+    return X.long()
+
+
+def _check_src_valid_len(valid_len, batch_size: int, num_steps: int) -> torch.Tensor:
+    """Source lengths ``(B,)``: whole numbers in ``[1, num_steps]`` (a source needs one character)."""
+    v = as_tensor("valid_len", valid_len)
+    if v.dtype == torch.bool or v.is_complex():
+        raise TypeError(f"valid_len must hold integer lengths, got dtype {v.dtype}")
+    if torch.is_floating_point(v) and (
+        not torch.isfinite(v).all() or not torch.equal(v, v.round())
+    ):
+        raise TypeError(f"valid_len must hold whole numbers (lengths), got {v.tolist()}")
+    if tuple(v.shape) != (batch_size,):
+        raise ValueError(
+            f"valid_len must have shape ({batch_size},), one length per source, got shape {tuple(v.shape)}"
+        )
+    v = v.long()
+    if v.min() < 1:
+        raise ValueError(
+            f"valid_len must be at least 1 (every source needs one real token), got {int(v.min())}"
+        )
+    if v.max() > num_steps:
+        raise ValueError(
+            f"valid_len can be at most the padded source length X.shape[1] = {num_steps}, got {int(v.max())}"
+        )
+    return v
 
 
 class Seq2SeqEncoder(nn.Module):
-    """Embedding + GRU. ``forward(X, valid_len)``: X ``(B, S)`` ids -> ``(outputs, state)``.
+    """Embedding + GRU. ``forward(X, valid_len=None)``: X ``(B, S)`` ids -> ``(outputs, state)``.
 
-    ``outputs`` is ``(B, S, h)`` (one vector per source character: the keys and values of
-    attention) and ``state`` is ``(num_layers, B, h)``: the top layer's state after each sequence's
-    **last real character**, so the right padding never leaks into it (a one-directional GRU's
-    output at step t depends only on steps <= t).
+    ``outputs`` is ``(B, S, h)`` (one vector per source token: the keys and values of attention)
+    and ``state`` is ``(num_layers, B, h)``. With ``valid_len`` ``(B,)`` (whole numbers in
+    ``[1, S]``) **every** layer stops at each sequence's last real token, so the padding never leaks
+    into ``state`` (several layers: the batch is packed with ``pack_padded_sequence``; one layer: the
+    output at the last real token is taken, which is the same and cheaper), and ``outputs`` is 0
+    past each length. Without ``valid_len`` every position is treated as real (as in d2l).
     """
 
     def __init__(
@@ -69,19 +111,44 @@ class Seq2SeqEncoder(nn.Module):
             batch_first=True,
         )
 
-    def forward(self, X: torch.Tensor, valid_len: torch.Tensor | None = None):
-        outputs, state = self.rnn(self.embedding(X))  # (B, S, h), (L, B, h)
-        if valid_len is not None:
-            state = state.clone()
-            state[-1] = _last_state(outputs, valid_len)  # (B, h)
-        return outputs, state
+    def forward(self, X, valid_len=None):
+        X = _check_tokens("X", X)
+        emb = self.embedding(X)  # (B, S, e)
+        if valid_len is None:
+            return self.rnn(emb)  # (B, S, h), (L, B, h)
+        B, S = X.shape
+        lens = _check_src_valid_len(valid_len, B, S).to(X.device)  # (B,)
+        # (1, S) < (B, 1) -> (B, S): True at the real tokens, False on the padding
+        real = torch.arange(S, device=X.device)[None, :] < lens[:, None]
+        if self.rnn.num_layers == 1:
+            # One layer: its output at step t depends only on steps <= t, so the output at the last
+            # real token IS the state after it. Gathering it is exact, and cheaper than packing.
+            outputs, _ = self.rnn(emb)  # (B, S, h)
+            state = outputs[torch.arange(B, device=X.device), lens - 1][None]  # (1, B, h)
+        else:
+            # Several layers: a lower layer's state after the padding would feed the upper ones, so
+            # pack the batch and let every layer stop at each sequence's last real token.
+            packed = pack_padded_sequence(emb, lens.cpu(), batch_first=True, enforce_sorted=False)
+            outputs, state = self.rnn(packed)  # packed (sum(lens), h), (L, B, h)
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=S)  # (B, S, h)
+        return outputs.masked_fill(~real[..., None], 0.0), state  # (B, S, h): 0 past each length
+
+
+def _check_decoder_args(vocab_size, embed_size, num_hiddens, num_layers, dropout) -> None:
+    check_positive_int("vocab_size", vocab_size)
+    check_positive_int("embed_size", embed_size)
+    check_positive_int("num_hiddens", num_hiddens)
+    check_positive_int("num_layers", num_layers)
+    check_probability("dropout", dropout)
 
 
 class Seq2SeqDecoder(nn.Module):
     """The no-attention baseline: every step sees the **same** context, the encoder's final state.
 
-    ``forward(X, state)``: X ``(B, T)`` ids, state from ``init_state`` -> logits ``(B, T, vocab)``
-    and the new state. The input at each step is [embedding; context], as in d2l.
+    ``init_state((outputs, state), enc_valid_len=None)`` -> ``(state, state[-1])``: the hidden
+    state ``(L, B, h)`` and the fixed context ``(B, h)`` (d2l keeps the whole encoder output here;
+    the context is the same vector). ``forward(X, state)``: X ``(B, T)`` ids -> logits
+    ``(B, T, vocab)`` and the new state. The input at each step is [embedding; context], as in d2l.
     """
 
     def __init__(
@@ -93,6 +160,7 @@ class Seq2SeqDecoder(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
+        _check_decoder_args(vocab_size, embed_size, num_hiddens, num_layers, dropout)
         self.embedding = nn.Embedding(vocab_size, embed_size)
         self.rnn = nn.GRU(
             embed_size + num_hiddens, num_hiddens, num_layers, dropout=dropout, batch_first=True
@@ -106,7 +174,7 @@ class Seq2SeqDecoder(nn.Module):
 
     def forward(self, X: torch.Tensor, state):
         hidden, context = state
-        emb = self.embedding(X)  # (B, T, e)
+        emb = self.embedding(_check_tokens("X", X))  # (B, T, e)
         ctx = context[:, None, :].expand(-1, X.shape[1], -1)  # (B, T, h): one vector for all steps
         outputs, hidden = self.rnn(torch.cat([emb, ctx], dim=-1), hidden)  # (B, T, h), (L, B, h)
         return self.dense(outputs), (hidden, context)  # (B, T, vocab)
@@ -115,8 +183,9 @@ class Seq2SeqDecoder(nn.Module):
 class Seq2SeqAttentionDecoder(nn.Module):
     """Bahdanau's decoder: at every step the previous hidden state queries the encoder outputs.
 
-    ``forward(X, state)``: X ``(B, T)`` ids -> logits ``(B, T, vocab)`` and the new state.
-    After a call, ``self.attention_weights`` is ``(B, T, S)``: row t is where step t looked.
+    ``init_state((outputs, state), enc_valid_len)`` -> ``(outputs, state, enc_valid_len)``, as in
+    d2l (but batch first: outputs ``(B, S, h)``). ``forward(X, state)``: X ``(B, T)`` ids -> logits
+    ``(B, T, vocab)`` and the new state. After a call, ``self.attention_weights`` is ``(B, T, S)``: row t is where step t looked.
     ``attention`` is the package's ``AdditiveAttention`` (parameters ``W_q``, ``W_k``, ``w_v``);
     any module with the same ``forward(queries, keys, values, valid_lens)`` and
     ``attention_weights`` can replace it, e.g. ``DotProductAttention()``.
@@ -131,6 +200,7 @@ class Seq2SeqAttentionDecoder(nn.Module):
         dropout: float = 0.0,
     ):
         super().__init__()
+        _check_decoder_args(vocab_size, embed_size, num_hiddens, num_layers, dropout)
         self.attention = AdditiveAttention(
             num_hiddens, dropout, query_size=num_hiddens, key_size=num_hiddens
         )
@@ -147,7 +217,7 @@ class Seq2SeqAttentionDecoder(nn.Module):
 
     def forward(self, X: torch.Tensor, state):
         enc_outputs, hidden, enc_valid_len = state
-        emb = self.embedding(X)  # (B, T, e)
+        emb = self.embedding(_check_tokens("X", X))  # (B, T, e)
         extra = {}
         if isinstance(self.attention, AdditiveAttention):  # W_k(keys) once, not at every step
             extra["key_features"] = self.attention.W_k(enc_outputs)  # (B, S, h)
@@ -170,17 +240,23 @@ class Seq2SeqAttentionDecoder(nn.Module):
 
 
 class EncoderDecoder(nn.Module):
-    """``forward(src, src_valid_len, tgt_in)`` -> logits ``(B, T, vocab)`` (teacher forcing)."""
+    """d2l's ``EncoderDecoder``: ``forward(enc_X, dec_X, *args)`` -> logits ``(B, T, vocab)``.
+
+    ``enc_X`` ``(B, S)`` source ids, ``dec_X`` ``(B, T)`` decoder inputs (``<bos>`` + target: teacher
+    forcing); ``*args`` go to both ``encoder(enc_X, *args)`` and
+    ``decoder.init_state(enc_outputs, *args)``: here the source valid lengths ``(B,)``, so a call is
+    ``model(src, tgt_in, src_valid_len)``, in d2l's order.
+    """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
 
-    def forward(self, src, src_valid_len, tgt_in):
-        enc_outputs = self.encoder(src, src_valid_len)
-        state = self.decoder.init_state(enc_outputs, src_valid_len)
-        return self.decoder(tgt_in, state)[0]
+    def forward(self, enc_X, dec_X, *args):
+        enc_outputs = self.encoder(enc_X, *args)  # (B, S, h), (L, B, h)
+        state = self.decoder.init_state(enc_outputs, *args)
+        return self.decoder(dec_X, state)[0]  # (B, T, vocab)
 
 
 def train_seq2seq(
@@ -201,8 +277,14 @@ def train_seq2seq(
     """
     num_steps = check_positive_int("num_steps", num_steps)
     batch_size = check_positive_int("batch_size", batch_size)
+    if isinstance(lr, bool) or not isinstance(lr, int | float):
+        raise TypeError(f"lr must be a float, got {type(lr).__name__}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr}")
     if not models:
         raise ValueError("models is empty")
+    if len(pairs) == 0:
+        raise ValueError("pairs is empty")
     gen = torch.Generator().manual_seed(seed)
     opts = {n: torch.optim.Adam(m.parameters(), lr=lr) for n, m in models.items()}
     hist = {n: {"losses": [], "seconds": 0.0} for n in models}
@@ -218,7 +300,7 @@ def train_seq2seq(
         src, src_len, tgt_in, tgt_out = batchify([pairs[i] for i in idx], vocab)
         for name, model in models.items():
             start = time.perf_counter()
-            logits = model(src, src_len, tgt_in)  # (B, T, vocab)
+            logits = model(src, tgt_in, src_len)  # (B, T, vocab)
             loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=vocab.pad)
             opts[name].zero_grad()
             loss.backward()
@@ -242,6 +324,7 @@ def greedy_decode(
     """
     if isinstance(sources, str):
         raise TypeError("sources must be a list of strings, got a single str; wrap it in a list")
+    max_len = check_positive_int("max_len", max_len)
     src, src_len, _, _ = batchify([(s, "") for s in sources], vocab)
     model.eval()
     state = model.decoder.init_state(model.encoder(src, src_len), src_len)

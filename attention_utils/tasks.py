@@ -20,6 +20,7 @@ from typing import NamedTuple
 import torch
 
 from ._checks import check_positive_int
+from .transformer import _check_positive_float
 
 __all__ = ["TASKS", "TaskSplit", "make_sequence_task", "sequence_accuracy", "train_tagger"]
 
@@ -56,19 +57,22 @@ class TaskSplit(NamedTuple):
 def _unique_sequences(
     num: int, seq_len: int, vocab_size: int, gen: torch.Generator
 ) -> torch.Tensor:
-    """``num`` distinct random sequences ``(num, seq_len)``, in the order they were drawn."""
-    weights = vocab_size ** torch.arange(seq_len - 1, -1, -1, dtype=torch.float64)  # (T,)
+    """``num`` distinct random sequences ``(num, seq_len)``, in the order they were drawn.
+
+    Rows are compared as tuples of Python ints, which is exact for any ``vocab_size`` and
+    ``seq_len`` (a single number per row, such as a base-``vocab_size`` code in float64, is not
+    once ``vocab_size ** seq_len`` passes ``2 ** 53``).
+    """
     kept = torch.empty(0, seq_len, dtype=torch.long)
-    seen: set[float] = set()
+    seen: set[tuple[int, ...]] = set()
     while kept.shape[0] < num:
         draw = torch.randint(
             0, vocab_size, (2 * (num - kept.shape[0]) + 16, seq_len), generator=gen
-        )
-        codes = (draw.double() * weights).sum(-1).tolist()  # one exact number per sequence
+        )  # (M, T)
         fresh = []
-        for row, code in enumerate(codes):
-            if code not in seen:
-                seen.add(code)
+        for row, key in enumerate(map(tuple, draw.tolist())):
+            if key not in seen:
+                seen.add(key)
                 fresh.append(row)
         kept = torch.cat([kept, draw[fresh]])
     return kept[:num]
@@ -144,15 +148,29 @@ def train_tagger(
 
     The loop of lesson 07: ``num_steps`` minibatches of ``batch_size`` rows of ``X``/``Y`` drawn
     with a generator seeded by ``seed``, learning rate ``lr`` decayed linearly to 0 over the steps.
-    Returns the training loss of every step. The model is left in ``eval()`` mode.
+    ``X`` and ``Y`` are integer tensors ``(N, T)``. Returns the training loss of every step. The
+    model is left in ``eval()`` mode.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    for name, t in (("X", X), ("Y", Y)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(t).__name__}")
+        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer ids, got dtype {t.dtype}")
     num_steps = check_positive_int("num_steps", num_steps)
     batch_size = check_positive_int("batch_size", batch_size)
-    if X.shape != Y.shape or X.dim() != 2:
-        raise ValueError(f"X and Y must both be (N, T), got {tuple(X.shape)} and {tuple(Y.shape)}")
+    lr = _check_positive_float("lr", lr)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if X.shape != Y.shape or X.dim() != 2 or X.shape[0] == 0:
+        raise ValueError(
+            f"X and Y must both be (N, T) with N > 0, got {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
     gen = torch.Generator().manual_seed(seed)
     model.train()
-    model(X[:1])  # materialize lazy layers before the optimizer collects the parameters
+    with torch.no_grad():
+        model(X[:1])  # materialize lazy layers before the optimizer collects the parameters
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / num_steps)
     losses = []

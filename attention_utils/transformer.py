@@ -44,13 +44,23 @@ def _check_norm_shape(norm_shape) -> tuple[int, ...]:
     raise TypeError(f"norm_shape must be an int or a non-empty tuple of ints, got {norm_shape!r}")
 
 
+def _check_positive_float(name: str, value) -> float:
+    """``value`` as a float if it is a real number > 0 and finite; else TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a positive float, got {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite float, got {value}")
+    return float(value)
+
+
 class PositionWiseFFN(nn.Module):
     """The same two-layer MLP applied to every position on its own.
 
     ``PositionWiseFFN(ffn_num_hiddens, ffn_num_outputs)`` as in d2l: ``dense1`` (lazy, so the input
     size is learned on the first call) maps to ``ffn_num_hiddens`` features, an activation follows, and
     ``dense2`` maps to ``ffn_num_outputs``. ``activation`` (keyword-only) is ``"relu"`` (d2l, Vaswani et
-    al.) or ``"gelu"`` (BERT and MiniLM use the exact, erf-based GELU).
+    al.) or ``"gelu"`` (BERT and MiniLM use the exact, erf-based GELU). The activation module is the
+    attribute ``relu`` (an ``nn.ReLU``, named as in d2l) or ``gelu`` (an ``nn.GELU``).
 
     ``forward(X)``: ``(B, T, d_in)`` -> ``(B, T, ffn_num_outputs)``. Positions never mix here.
     """
@@ -64,18 +74,20 @@ class PositionWiseFFN(nn.Module):
                 f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
             )
         self.dense1 = nn.LazyLinear(ffn_num_hiddens)
-        self.activation = _ACTIVATIONS[activation]()
+        self._activation = activation  # the attribute that holds the module: d2l's `relu`, or `gelu`
+        setattr(self, activation, _ACTIVATIONS[activation]())
         self.dense2 = nn.LazyLinear(ffn_num_outputs)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
-        return self.dense2(self.activation(self.dense1(X)))  # (B, T, ffn_num_outputs)
+        act = getattr(self, self._activation)
+        return self.dense2(act(self.dense1(X)))  # (B, T, ffn_num_outputs)
 
 
 class AddNorm(nn.Module):
     """The residual connection followed by layer normalization: ``LayerNorm(X + Dropout(Y))``.
 
-    ``AddNorm(norm_shape, dropout)`` as in d2l; ``eps`` (keyword-only) is LayerNorm's epsilon
-    (PyTorch's default 1e-5; BERT checkpoints use 1e-12).
+    ``AddNorm(norm_shape, dropout)`` as in d2l; ``eps`` (keyword-only) is LayerNorm's epsilon, a
+    positive finite float (PyTorch's default 1e-5; BERT checkpoints use 1e-12).
 
     ``forward(X, Y)``: ``X`` and ``Y`` of the same shape ``(B, T, d)`` -> ``(B, T, d)``.
     """
@@ -83,7 +95,7 @@ class AddNorm(nn.Module):
     def __init__(self, norm_shape, dropout: float = 0.0, *, eps: float = 1e-5):
         super().__init__()
         self.dropout = nn.Dropout(check_probability("dropout", dropout))
-        self.ln = nn.LayerNorm(_check_norm_shape(norm_shape), eps=eps)
+        self.ln = nn.LayerNorm(_check_norm_shape(norm_shape), eps=_check_positive_float("eps", eps))
 
     def forward(self, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         if X.shape != Y.shape:
@@ -194,8 +206,10 @@ class SequenceTagger(nn.Module):
     """A ``TransformerEncoder`` with a linear read-out: one class prediction per input position.
 
     ``SequenceTagger(vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout=0.0,
-    *, num_classes=None, max_len=1000)``; ``num_classes`` defaults to ``vocab_size`` (the output
-    alphabet is the input alphabet, as for reversing or sorting).
+    use_bias=False, *, num_classes=None, max_len=1000)``: the first seven arguments go to
+    ``TransformerEncoder`` as in d2l; ``num_classes`` defaults to ``vocab_size`` (the output
+    alphabet is the input alphabet, as for reversing or sorting). Like the encoder, its token
+    embedding starts with standard deviation ``1 / sqrt(num_hiddens)``, not d2l's (PyTorch's) 1.
 
     ``forward(X, valid_lens=None)``: token ids ``(B, T)`` -> logits ``(B, T, num_classes)``.
     ``self.attention_weights`` is the encoder's list of ``(B, num_heads, T, T)`` tensors.
@@ -209,6 +223,7 @@ class SequenceTagger(nn.Module):
         num_heads: int,
         num_blks: int,
         dropout: float = 0.0,
+        use_bias: bool = False,
         *,
         num_classes: int | None = None,
         max_len: int = 1000,
@@ -218,7 +233,14 @@ class SequenceTagger(nn.Module):
             vocab_size if num_classes is None else check_positive_int("num_classes", num_classes)
         )
         self.encoder = TransformerEncoder(
-            vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout, max_len=max_len
+            vocab_size,
+            num_hiddens,
+            ffn_num_hiddens,
+            num_heads,
+            num_blks,
+            dropout,
+            use_bias,
+            max_len=max_len,
         )
         self.head = nn.Linear(num_hiddens, num_classes)
 

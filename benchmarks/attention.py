@@ -80,7 +80,12 @@ def main(argv=None) -> int:
     print(
         f"# attention benchmark, {datetime.datetime.now().isoformat(timespec='minutes')}, torch {torch.__version__}, "
         f"{args.device} ({where}), {args.dtype}, B={args.batch} H={args.heads} d={args.head_dim}, "
-        f"block={args.block_size}, median of {args.repeats}"
+        f"block={args.block_size}, "
+        + (
+            "1 run per method (a smoke test, not a measurement)"
+            if args.repeats == 1
+            else f"median of {args.repeats} runs after {args.warmup} warm-up"
+        )
     )
     rows = benchmark_attention(
         args.lengths,

@@ -73,6 +73,13 @@ def test_vocab_round_trip_and_specials():
     assert v.encode("abz") == [4, 5, 3]
     assert v.decode([1, 4, 5, 2, 4]) == "ab"  # skips <bos>, stops at <eos>
     assert v.decode(torch.tensor([4, 3, 0])) == "a?"
+    assert v.decode([]) == ""
+    with pytest.raises(ValueError, match="ids holds 6, which is not a token id"):
+        v.decode([4, 6])
+    with pytest.raises(ValueError, match="ids holds -1"):
+        v.decode(torch.tensor([-1]))
+    with pytest.raises(ValueError, match="ids must be 1-D"):
+        v.decode([[4, 5]])
     with pytest.raises(TypeError, match="text must be a str"):
         v.encode(5)
 
@@ -99,3 +106,18 @@ def test_bad_arguments():
         make_date_pairs([], 3)
     with pytest.raises(ValueError, match="pairs is empty"):
         batchify([])
+
+
+def test_pairs_are_distinct_and_cover_formats_uniformly():
+    train, test = make_date_data(num_train=20_000, num_test=2_000)
+    assert len(set(train)) == len(train) and len(set(test)) == len(test)  # no duplicate pair
+    dates = [dt.date(2000, 1, d) for d in range(1, 4)]
+    pairs = make_date_pairs(dates, 3 * len(DATE_FORMATS))  # every combination exactly once
+    assert len(set(pairs)) == 3 * len(DATE_FORMATS)
+    with pytest.raises(ValueError, match="num_pairs can be at most"):
+        make_date_pairs(dates, 3 * len(DATE_FORMATS) + 1)
+    assert make_date_pairs(dates, 5, seed=1) == make_date_pairs(dates, 5, seed=1)
+    iso_only = make_date_pairs(dates, 3, formats=["iso"])
+    assert sorted(iso_only) == [(d.isoformat(), d.isoformat()) for d in dates]
+    with pytest.raises(ValueError, match="formats is empty"):
+        make_date_pairs(dates, 1, formats=[])

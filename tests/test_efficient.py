@@ -203,8 +203,52 @@ def test_peak_memory_naive_is_quadratic_blocked_and_sdpa_linear():
     assert naive[-1] >= 2 * 2 * 512 * 512 * 4  # at least two (B, H, n, n) float32 tensors at once
 
 
-def test_time_call_returns_a_positive_median():
+def test_peak_memory_of_causal_blocked_is_linear_in_n():
+    """is_causal=True must not build a (Q, K) mask: memory stays O(Q * block_size)."""
+
+    def mem(n, causal):
+        q, k, v = qkv(B=1, H=1, Q=n, K=n, d=16, dtype=torch.float32)
+        return peak_memory(blocked_attention, q, k, v, is_causal=causal, block_size=16)
+
+    ns = (256, 512, 1024, 2048)
+    causal = [mem(n, True) for n in ns]
+    assert 0.95 < fit_slope(ns, causal) < 1.05  # a (Q, K) bool mask would add n² bytes: slope > 1.3
+    assert causal[-1] <= 1.1 * mem(2048, False)  # the causal mask costs at most one block's worth
+    assert causal[-1] < 2048 * 2048  # less than even a one-byte-per-entry (Q, K) mask
+
+
+def test_time_call_returns_a_positive_time_for_both_clocks_and_checks_its_arguments():
     assert time_call(torch.ones, 10, repeats=3) > 0
+    x = torch.randn(200, 200)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(ValueError, match="set_num_threads"):  # other threads' work is unseen
+            time_call(torch.mm, x, x, clock="thread")
+        torch.set_num_threads(1)
+        assert time_call(torch.mm, x, x, repeats=3, stat="min", clock="thread") > 0
+    finally:
+        torch.set_num_threads(threads)
+    with pytest.raises(TypeError, match="warmup must be an int"):
+        time_call(torch.ones, 10, warmup=1.0)
+    with pytest.raises(ValueError, match="warmup must be >= 0"):
+        time_call(torch.ones, 10, warmup=-1)
+    with pytest.raises(ValueError, match="stat must be"):
+        time_call(torch.ones, 10, stat="mean")
+    with pytest.raises(ValueError, match="clock must be"):
+        time_call(torch.ones, 10, clock="cpu")
+
+
+def test_time_call_thread_clock_sees_the_work_on_one_thread():
+    x = torch.randn(300, 300)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the thread clock counts only the calling thread's work
+    try:
+        small = time_call(torch.mm, x[:30, :30], x[:30, :30], repeats=5, stat="min", clock="thread")
+        big = time_call(torch.mm, x, x, repeats=5, stat="min", clock="thread")
+    finally:
+        torch.set_num_threads(threads)
+    assert big > 10 * small  # 1000x the multiply-adds
 
 
 # --- errors ---------------------------------------------------------------------------------------

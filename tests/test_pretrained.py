@@ -8,6 +8,9 @@ network. The weight-copying checks run everywhere.
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -87,13 +90,94 @@ def test_source_of_the_wrong_type():
         load_minilm(source=3)
 
 
-@needs_model
-def test_local_load_sets_offline_mode(monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    tokenizer, model = load_minilm()
-    import os
+@pytest.mark.parametrize(
+    "value, offline",
+    [
+        (None, False),
+        ("", False),
+        ("0", False),
+        ("false", False),
+        ("no", False),
+        ("OFF", False),
+        ("1", True),
+        ("true", True),
+        ("Yes", True),
+        ("ON", True),
+    ],
+)
+def test_hub_offline_reads_the_variable_like_huggingface_hub(monkeypatch, value, offline):
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    if value is None:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    assert pretrained.hub_offline() is offline
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")  # the older variable counts too
+    assert pretrained.hub_offline() is True
 
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+def test_offline_false_is_not_offline(monkeypatch):
+    """HF_HUB_OFFLINE=false must not turn a missing package into an 'offline' error."""
+    monkeypatch.setattr(pretrained, "minilm_local_dir", lambda: None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "false")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "no")
+    called = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_from_pretrained(name, **kwargs):
+        called.update(name=name, **kwargs)
+        raise Stop  # stop before any download
+
+    import transformers
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake_from_pretrained)
+    with pytest.raises(Stop):
+        pretrained.load_minilm()
+    assert called == {"name": pretrained.MINILM_ID, "local_files_only": False}
+
+
+@pytest.mark.parametrize("source", ["./no_such_folder", "/no/such/folder", "a/b/c", "~/nope"])
+def test_a_missing_folder_is_a_clear_error_not_a_download(source, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(FileNotFoundError, match=re.escape(repr(source))):
+        load_minilm(source)
+
+
+def test_a_missing_path_object_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        load_minilm(tmp_path / "missing")
+
+
+def test_a_typo_inside_an_existing_folder_is_not_sent_to_the_hub(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(FileNotFoundError, match="'models/minilm' is not a folder"):
+        load_minilm("models/minilm")  # looks like a Hub id, but ./models exists: a path
+
+
+def test_a_hub_id_while_offline_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="'someone/some-model'.*HF_HUB_OFFLINE"):
+        load_minilm("someone/some-model")
+
+
+@needs_model
+def test_local_load_needs_no_network_and_leaves_the_environment_alone(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    import transformers  # noqa: F401 - import first, so its own import-time settings are not counted
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("load_minilm tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    tokenizer, model = load_minilm()
+    # local_files_only=True keeps it offline; no offline switch is left set for the rest of the process
+    assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
     assert not model.training
     assert model.config.num_hidden_layers == 6 and model.config.num_attention_heads == 12
     assert tokenizer.convert_ids_to_tokens(tokenizer("a b")["input_ids"]) == [
@@ -102,6 +186,8 @@ def test_local_load_sets_offline_mode(monkeypatch):
         "b",
         "[SEP]",
     ]
+    # A folder given explicitly, as a Path, loads the same way.
+    assert type(load_minilm(minilm_local_dir())[1]) is type(model)
 
 
 # --- the name maps and the copy ------------------------------------------------------------------
@@ -189,7 +275,7 @@ def test_blocks_reproduce_hidden_states(minilm, run):
     enc, out = run
     lens = enc["attention_mask"].sum(-1)
     blocks = encoder_blocks_from_bert(model)
-    assert blocks[0].ffn.activation.__class__ is nn.GELU and blocks[0].addnorm1.ln.eps == 1e-12
+    assert blocks[0].ffn.gelu.__class__ is nn.GELU and blocks[0].addnorm1.ln.eps == 1e-12
     valid = enc["attention_mask"].bool()  # (B, T): compare real tokens; padded rows are junk anyway
     with torch.no_grad():
         H = out.hidden_states[0]

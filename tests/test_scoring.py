@@ -79,7 +79,7 @@ def test_bilinear_full_matches_formula_different_sizes():
     torch.manual_seed(0)
     att = BilinearAttention(query_size=3, key_size=5)
     q, k, v = randn(2, 4, 3), randn(2, 6, 5, seed=1), randn(2, 6, 2, seed=2)
-    W = att.weight()
+    W = att.full_weight()
     assert W.shape == (5, 3)
     scores = torch.einsum("bkd,de,bqe->bqk", k, W, q)  # k^T W q
     assert torch.allclose(att.scores(q, k), scores, atol=1e-5)
@@ -92,7 +92,7 @@ def test_bilinear_low_rank_equals_full_weight():
     att = BilinearAttention(query_size=6, key_size=8, rank=2)
     q, k = randn(1, 3, 6), randn(1, 4, 8, seed=1)
     W = att.U.weight.T @ att.V.weight  # (8, 6)
-    assert torch.allclose(att.weight(), W)
+    assert torch.allclose(att.full_weight(), W)
     assert torch.linalg.matrix_rank(W) == 2
     want = (k @ W @ q.transpose(1, 2)).transpose(1, 2)  # (B, K, Q) -> (B, Q, K)
     assert torch.allclose(att.scores(q, k), want, atol=1e-5)
@@ -119,3 +119,49 @@ def test_scaling_keeps_score_variance_near_one():
     raw = (q @ k.transpose(1, 2)).flatten()
     assert 0.8 * d < raw.var().item() < 1.2 * d
     assert 0.8 < (raw / math.sqrt(d)).var().item() < 1.2
+
+
+def test_additive_argument_checks():
+    with pytest.raises(TypeError, match="num_hiddens must be an int"):
+        AdditiveAttention(4.0)
+    with pytest.raises(ValueError, match="num_hiddens must be positive"):
+        AdditiveAttention(0)
+    with pytest.raises(TypeError, match="query_size must be an int"):
+        AdditiveAttention(4, query_size=3.0)
+    with pytest.raises(ValueError, match="key_size must be positive"):
+        AdditiveAttention(4, key_size=0)
+    with pytest.raises(TypeError, match="positional"):  # query_size and key_size are keyword-only
+        AdditiveAttention(4, 0.0, 3, 5)
+    # d2l's positional signature (num_hiddens, dropout) still works, with lazy input sizes.
+    att = AdditiveAttention(4, 0.1)
+    assert att.dropout.p == 0.1 and isinstance(att.W_q, torch.nn.LazyLinear)
+    assert att(randn(1, 2, 3), randn(1, 5, 7), randn(1, 5, 2)).shape == (1, 2, 2)
+    assert att.W_q.in_features == 3 and att.W_k.in_features == 7
+
+
+def test_additive_key_features_shape_is_checked():
+    att = AdditiveAttention(4, query_size=3, key_size=5)
+    q, k, v = randn(2, 1, 3), randn(2, 6, 5, seed=1), randn(2, 6, 2, seed=2)
+    with pytest.raises(ValueError, match=r"key_features must be W_k\(keys\).*\(2, 6, 4\)"):
+        att(q, k, v, key_features=randn(2, 6, 5))
+    with pytest.raises(ValueError, match="key_features must be"):
+        att(q, k, v, key_features=randn(2, 5, 4))
+
+
+def test_bilinear_init_gives_unit_score_variance_full_and_low_rank():
+    q, k = randn(1, 400, 32), randn(1, 400, 48, seed=1)
+    for rank in (None, 2, 16):
+        variances = []
+        for seed in range(5):
+            torch.manual_seed(seed)
+            att = BilinearAttention(query_size=32, key_size=48, rank=rank)
+            variances.append(att.scores(q, k).var().item())
+        mean_var = sum(variances) / len(variances)
+        assert 0.7 < mean_var < 1.3, (rank, mean_var)
+
+
+def test_bilinear_passes_module_kwargs_and_keeps_rank_keyword_only():
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        BilinearAttention(3, 5, not_an_argument=1)
+    with pytest.raises(TypeError, match="positional"):
+        BilinearAttention(3, 5, 0.0, 2)

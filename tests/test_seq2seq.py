@@ -1,5 +1,6 @@
 """Tests for attention_utils.seq2seq: shapes, masking of padding, decoding, and a tiny training run."""
 
+import pytest
 import torch
 
 from attention_utils.dates import DATE_VOCAB, batchify
@@ -30,7 +31,7 @@ def test_shapes_and_attention_weights():
     att, base = models()
     src, src_len, tgt_in, _ = batchify(PAIRS)
     for m in (att, base):
-        assert m(src, src_len, tgt_in).shape == (3, 11, V)
+        assert m(src, tgt_in, src_len).shape == (3, 11, V)
     w = att.decoder.attention_weights
     assert w.shape == (3, 11, 10)
     assert torch.allclose(w.sum(-1), torch.ones(3, 11), atol=1e-6)
@@ -42,8 +43,8 @@ def test_padding_does_not_change_the_result():
     alone = batchify(PAIRS[1:2])
     padded = batchify(PAIRS[:2])  # the second source is now padded from 8 to 10 characters
     for m in (att, base):
-        a = m(*alone[:3])[0]
-        b = m(*padded[:3])[1]
+        a = m(alone[0], alone[2], alone[1])[0]
+        b = m(padded[0], padded[2], padded[1])[1]
         assert torch.allclose(a, b, atol=1e-5)
 
 
@@ -53,12 +54,89 @@ def test_encoder_state_is_taken_at_the_last_real_character():
     outputs, state = enc(src, src_len)
     assert outputs.shape == (3, 10, 16) and state.shape == (1, 3, 16)
     assert torch.equal(state[0, 1], outputs[1, 7])
+    assert (outputs[1, 8:] == 0).all()  # nothing past the valid length
+    alone_out, alone_state = enc(src[1:2, :8])  # the same source with no padding at all
+    assert torch.allclose(state[:, 1], alone_state[:, 0], atol=1e-6)
+    assert torch.allclose(outputs[1, :8], alone_out[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_every_layer_state_ignores_padding(num_layers):
+    torch.manual_seed(0)
+    enc = Seq2SeqEncoder(V, 8, 16, num_layers=num_layers)
+    src, src_len, _, _ = batchify(PAIRS)  # lengths 10, 8, 8: two sources are padded
+    outputs, state = enc(src, src_len)
+    assert state.shape == (num_layers, 3, 16)
+    for b in range(3):
+        n = int(src_len[b])
+        alone_out, alone_state = enc(src[b : b + 1, :n])  # run without padding
+        assert torch.allclose(state[:, b], alone_state[:, 0], atol=1e-6), (num_layers, b)
+        assert torch.allclose(outputs[b, :n], alone_out[0], atol=1e-6)
+        assert (outputs[b, n:] == 0).all()
+    if num_layers > 1:  # without the lengths, the padding does reach the lower layers' states
+        _, unpacked = enc(src)
+        assert not torch.allclose(unpacked[0, 1], state[0, 1], atol=1e-4)
+
+
+def test_encoder_checks_its_inputs():
+    enc = Seq2SeqEncoder(V, 8, 16)
+    src, src_len, _, _ = batchify(PAIRS)
+    with pytest.raises(ValueError, match="valid_len must be at least 1"):
+        enc(src, torch.tensor([10, 0, 8]))
+    with pytest.raises(
+        ValueError, match=r"valid_len can be at most the padded source length X.shape\[1\] = 10"
+    ):
+        enc(src, torch.tensor([11, 8, 8]))
+    with pytest.raises(ValueError, match=r"valid_len must have shape \(3,\)"):
+        enc(src, torch.tensor([10, 8]))
+    with pytest.raises(TypeError, match="valid_len must hold whole numbers"):
+        enc(src, torch.tensor([10.0, 7.5, 8.0]))
+    with pytest.raises(TypeError, match="X must hold integer token ids"):
+        enc(src.float(), src_len)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        enc(src[0], src_len)
+
+
+@pytest.mark.parametrize("cls", [Seq2SeqEncoder, Seq2SeqDecoder, Seq2SeqAttentionDecoder])
+def test_constructors_check_their_arguments(cls):
+    with pytest.raises(TypeError, match="vocab_size must be an int"):
+        cls(10.0, 8, 16)
+    with pytest.raises(ValueError, match="embed_size must be positive"):
+        cls(10, 0, 16)
+    with pytest.raises(ValueError, match="num_hiddens must be positive"):
+        cls(10, 8, -1)
+    with pytest.raises(ValueError, match="num_layers must be positive"):
+        cls(10, 8, 16, num_layers=0)
+    with pytest.raises(ValueError, match="dropout must be in"):
+        cls(10, 8, 16, dropout=1.0)
+
+
+def test_training_and_decoding_check_their_arguments():
+    att, _ = models()
+    with pytest.raises(ValueError, match="lr must be a positive finite number"):
+        train_seq2seq({"a": att}, PAIRS, num_steps=1, lr=0.0, progress=False)
+    with pytest.raises(TypeError, match="lr must be a float"):
+        train_seq2seq({"a": att}, PAIRS, num_steps=1, lr="0.01", progress=False)
+    with pytest.raises(ValueError, match="pairs is empty"):
+        train_seq2seq({"a": att}, [], num_steps=1, progress=False)
+    with pytest.raises(ValueError, match="max_len must be positive"):
+        greedy_decode(att, ["20000101"], max_len=0)
+    with pytest.raises(TypeError, match="a single str"):
+        greedy_decode(att, "20000101")
+
+
+def test_encoder_decoder_uses_d2l_argument_order():
+    att, _ = models()
+    src, src_len, tgt_in, _ = batchify(PAIRS)
+    enc_out = att.encoder(src, src_len)
+    want = att.decoder(tgt_in, att.decoder.init_state(enc_out, src_len))[0]
+    assert torch.equal(att(src, tgt_in, src_len), want)  # forward(enc_X, dec_X, *args)
 
 
 def test_decoder_teacher_forcing_equals_step_by_step():
     att, _ = models()
     src, src_len, tgt_in, _ = batchify(PAIRS)
-    full = att(src, src_len, tgt_in)
+    full = att(src, tgt_in, src_len)
     dec = att.decoder
     state = dec.init_state(att.encoder(src, src_len), src_len)
     steps = []
@@ -96,5 +174,5 @@ def test_attention_module_can_be_swapped():
     att, _ = models()
     att.decoder.attention = DotProductAttention()
     src, src_len, tgt_in, _ = batchify(PAIRS)
-    assert att(src, src_len, tgt_in).shape == (3, 11, V)
+    assert att(src, tgt_in, src_len).shape == (3, 11, V)
     assert (att.decoder.attention_weights[1, :, 8:] == 0).all()

@@ -136,3 +136,54 @@ def test_train_tagger_rejects_mismatched_data():
             torch.zeros(4, 3, dtype=torch.long),
             num_steps=0,
         )
+
+
+def test_train_tagger_rejects_bad_arguments():
+    model = SequenceTagger(5, 8, 16, 2, 1)
+    X = torch.zeros(4, 3, dtype=torch.long)
+    cases = [
+        (dict(model="not a model"), TypeError, "model"),
+        (dict(X=X.float()), TypeError, "X must hold integer ids"),
+        (dict(Y=X.tolist()), TypeError, "Y must be a torch.Tensor"),
+        (dict(lr=0.0), ValueError, "lr"),
+        (dict(lr=float("nan")), ValueError, "lr"),
+        (dict(lr="0.01"), TypeError, "lr"),
+        (dict(seed=1.5), TypeError, "seed"),
+        (dict(X=X[:0], Y=X[:0]), ValueError, "N > 0"),
+    ]
+    for change, err, words in cases:
+        kwargs = dict(model=model, X=X, Y=X, num_steps=1) | change
+        with pytest.raises(err, match=words):
+            train_tagger(**kwargs)
+
+
+def test_train_tagger_materializes_without_recording_gradients():
+    model = SequenceTagger(5, 8, 16, 2, 1)
+    X = torch.zeros(4, 3, dtype=torch.long)
+    losses = train_tagger(model, X, X, num_steps=1, batch_size=2)
+    assert len(losses) == 1
+    # A lazy model works too: the materializing call happens before the optimizer is built.
+    lazy = torch.nn.Sequential(torch.nn.Embedding(5, 4), torch.nn.LazyLinear(5))
+    assert len(train_tagger(lazy, X, X, num_steps=2)) == 2
+    assert all(p.grad is not None for p in lazy.parameters())
+
+
+def test_duplicates_are_found_exactly_beyond_float64_precision(monkeypatch):
+    """Rows that differ only in their last token are different sequences, however long they are.
+
+    With vocab_size=2 and seq_len=60, a base-2 code of a row needs 60 bits: in float64 (53 bits) the
+    two rows below would get the same code and one would be dropped as a "duplicate".
+    """
+    from attention_utils import tasks
+
+    a = torch.ones(60, dtype=torch.long)
+    b = a.clone()
+    b[-1] = 0
+    draws = iter([torch.stack([a, b, a] + [a] * 17)])  # 2 * 2 + 16 = 20 rows: a, b, then repeats
+
+    def fake_randint(low, high, size, generator=None):
+        return next(draws)
+
+    monkeypatch.setattr(tasks.torch, "randint", fake_randint)
+    rows = tasks._unique_sequences(2, 60, 2, torch.Generator())
+    assert rows.tolist() == [a.tolist(), b.tolist()]

@@ -76,6 +76,14 @@ def test_ffn_matches_its_formula_and_is_position_wise():
     assert changed.nonzero().tolist() == [[1, 2]]
 
 
+def test_ffn_activation_attribute_is_named_as_in_d2l():
+    ffn = PositionWiseFFN(8, 3)
+    assert isinstance(ffn.relu, torch.nn.ReLU)  # d2l's name, so code written for d2l finds it
+    assert [n for n, _ in ffn.named_children()] == ["dense1", "relu", "dense2"]
+    gelu = PositionWiseFFN(8, 3, activation="gelu")
+    assert isinstance(gelu.gelu, torch.nn.GELU) and not hasattr(gelu, "relu")
+
+
 def test_ffn_gelu_is_the_exact_erf_gelu():
     ffn = PositionWiseFFN(8, 3, activation="gelu")
     X = torch.randn(4, 3)
@@ -130,6 +138,17 @@ def test_addnorm_eps_and_dropout():
 def test_addnorm_bad_arguments(args, err, words):
     with pytest.raises(err, match=words):
         AddNorm(*args)
+
+
+@pytest.mark.parametrize(
+    "eps, err",
+    [(0.0, ValueError), (-1e-5, ValueError), (float("nan"), ValueError), ("1e-5", TypeError)],
+)
+def test_addnorm_rejects_a_bad_eps(eps, err):
+    with pytest.raises(err, match="eps"):
+        AddNorm(4, 0.0, eps=eps)
+    with pytest.raises(err, match="eps"):
+        TransformerEncoderBlock(8, 16, 2, 0.0, eps=eps)
 
 
 def test_addnorm_shape_mismatch_names_both_shapes():
@@ -286,3 +305,15 @@ def test_sequence_tagger_logits_and_weights():
     assert SequenceTagger(7, 16, 32, 2, 1)(torch.zeros(1, 2, dtype=torch.long)).shape == (1, 2, 7)
     with pytest.raises(ValueError, match="num_classes"):
         SequenceTagger(10, 16, 32, 2, 1, num_classes=0)
+
+
+def test_sequence_tagger_passes_use_bias_to_every_attention_layer():
+    def attention_biases(tagger):
+        return [blk.attention.W_q.bias is not None for blk in tagger.encoder.blks]
+
+    assert attention_biases(SequenceTagger(10, 16, 32, 2, 2)) == [False, False]
+    tagger = SequenceTagger(10, 16, 32, 2, 2, 0.0, True)  # d2l's positional order
+    tagger(torch.zeros(1, 3, dtype=torch.long))
+    assert attention_biases(tagger) == [True, True]
+    with pytest.raises(TypeError, match="bias"):
+        SequenceTagger(10, 16, 32, 2, 1, 0.0, "yes")

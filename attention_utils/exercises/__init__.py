@@ -8,9 +8,9 @@ from .efficient import check_online_softmax, check_window_mask
 from .kernels import check_leave_one_out, check_nadaraya_watson
 from .multihead import check_multihead_attention
 from .positional import check_sinusoidal_encoding
-from .scoring import check_additive_score, check_scaled_dot_product
+from .scoring import check_additive_score, check_bahdanau_context, check_scaled_dot_product
 from .softmax import check_masked_softmax, check_row_softmax
-from .transformer import check_encoder_block
+from .transformer import check_encoder_block, check_pre_norm_block
 
 __all__ = [
     "Mismatch",
@@ -19,6 +19,7 @@ __all__ = [
     "check_masked_softmax",
     "check_scaled_dot_product",
     "check_additive_score",
+    "check_bahdanau_context",
     "check_multihead_attention",
     "check_sinusoidal_encoding",
     "check_nadaraya_watson",
@@ -26,4 +27,5 @@ __all__ = [
     "check_online_softmax",
     "check_window_mask",
     "check_encoder_block",
+    "check_pre_norm_block",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import torch
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_leaves
 
 from ._harness import Mismatch, expect_close, expect_finite, expect_shape, run_checks
 
@@ -13,6 +15,19 @@ def _scores(*shape: int, scale: float = 1.0, seed: int = 0) -> torch.Tensor:
     return scale * torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
+class _ShapeSpy(TorchFunctionMode):
+    """Records the shape of every tensor that a torch function or Tensor method returns."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes: list[tuple[int, ...]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        self.shapes += [tuple(t.shape) for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+        return out
+
+
 def check_online_softmax(fn, verbose: bool = True) -> bool:
     """Check ``fn(scores, block_size) -> weights``: a softmax over the last axis, computed block by block.
 
@@ -20,6 +35,10 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
     ``block_size`` keeping, per row, a running max ``m`` and a running sum ``ell = Σ exp(s - m)``, then
     returns ``exp(scores - m) / ell`` of the same shape. Entries equal to ``-inf`` are masked keys
     (weight 0); a row that is entirely ``-inf`` must come out as zeros, never NaN.
+
+    The last case watches the torch operations the function runs (a ``TorchFunctionMode``): one of
+    them must return a tensor with an axis of length ``block_size``, i.e. a block of keys. A plain
+    ``torch.softmax`` gives the right numbers but never looks at a block, so it is rejected.
     """
 
     def one_block():
@@ -50,9 +69,8 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
         )
 
     def rising_max():
-        s = torch.arange(8.0).repeat(2, 1) + _scores(
-            2, 8, scale=0.1, seed=2
-        )  # every block raises the max
+        # every block raises the max
+        s = torch.arange(8.0).repeat(2, 1) + _scores(2, 8, scale=0.1, seed=2)
         w = expect_shape(fn(s.clone(), 2), (2, 8))
         expect_finite(w)
         expect_close(
@@ -97,6 +115,18 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
         if not torch.equal(s, before):
             raise Mismatch("your function changed its input in place; return a new tensor")
 
+    def visits_blocks():
+        s = _scores(2, 8, seed=6)  # blocks of 3, 3 and 2 keys; no other axis has length 3
+        with _ShapeSpy() as spy:
+            w = fn(s.clone(), 3)
+        expect_close(w, torch.softmax(s, dim=-1), "wrong weights for 8 keys in blocks of 3")
+        if not any(3 in shape for shape in spy.shapes):
+            raise Mismatch(
+                "the weights are right, but no step of your function looked at a block of "
+                "block_size keys: visit the keys block by block (scores[:, start:start + block_size]) "
+                "with a running max and a running sum; a plain softmax over all keys is not the exercise"
+            )
+
     cases = [
         ("one block", one_block),
         ("partial last block", partial_block),
@@ -104,6 +134,7 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
         ("large scores", large_scores),
         ("masked block", masked_block),
         ("input", leaves_input_alone),
+        ("visits blocks", visits_blocks),
     ]
     return run_checks("check_online_softmax", cases, verbose=verbose)
 

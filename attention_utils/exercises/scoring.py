@@ -1,4 +1,5 @@
-"""Checkers for lesson 03 (scaled dot-product attention) and lesson 04 (the additive score)."""
+"""Checkers for lesson 03 (scaled dot-product attention, the additive score) and lesson 04 (one
+Bahdanau context step)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 
 from ._harness import Mismatch, expect_close, expect_finite, expect_shape, run_checks
 
-__all__ = ["check_scaled_dot_product", "check_additive_score"]
+__all__ = ["check_scaled_dot_product", "check_additive_score", "check_bahdanau_context"]
 
 
 def _randn(*shape: int, seed: int = 0, scale: float = 1.0) -> torch.Tensor:
@@ -25,8 +26,8 @@ def _sdpa_reference(q, k, v, valid_lens=None):
 def check_scaled_dot_product(fn, verbose: bool = True) -> bool:
     """Check ``fn(queries, keys, values, valid_lens=None) -> output``.
 
-    queries ``(B, Q, d)``, keys ``(B, K, d)``, values ``(B, K, v)``, valid_lens ``None`` or ``(B,)``;
-    the output is ``(B, Q, v)`` = ``masked_softmax(Q K^T / sqrt(d)) V``. A query whose valid length
+    queries ``(B, Q, d)``, keys ``(B, K, d)``, values ``(B, K, v)``, valid_lens ``None``, ``(B,)``
+    (one length per sequence) or ``(B, Q)`` (one length per query); the output is ``(B, Q, v)`` = ``masked_softmax(Q K^T / sqrt(d)) V``. A query whose valid length
     is 0 has nothing to attend to and must give the zero vector, never NaN.
     """
 
@@ -69,7 +70,8 @@ def check_scaled_dot_product(fn, verbose: bool = True) -> bool:
         got = fn(q, k, v, torch.tensor([0, 3]))
         if torch.isnan(got).any():
             raise Mismatch(
-                "a sequence with valid length 0 gave NaN; its output should be zeros (use au.masked_softmax)"
+                "a sequence with valid length 0 gave NaN; its output should be zeros (a row that is all "
+                "-inf has a NaN softmax: set the masked weights to 0 after the softmax)"
             )
         expect_close(
             got[0],
@@ -78,6 +80,27 @@ def check_scaled_dot_product(fn, verbose: bool = True) -> bool:
         )
         expect_close(
             got[1], _sdpa_reference(q, k, v)[1], "a full-length sequence should be unmasked"
+        )
+
+    def per_query():
+        q, k, v = _randn(2, 3, 4, seed=12), _randn(2, 5, 4, seed=13), _randn(2, 5, 2, seed=14)
+        lens = torch.tensor([[1, 3, 5], [2, 0, 4]])  # (B, Q): one length per query
+        try:
+            got = fn(q, k, v, lens)
+        except NotImplementedError:
+            raise
+        except Exception as err:
+            raise Mismatch(
+                f"valid_lens of shape (B, Q), one length per query, made your code raise "
+                f"{type(err).__name__}: {err}; compare the key positions with valid_lens[..., None]"
+            ) from None
+        got = expect_shape(got, (2, 3, 2), "the output with valid_lens of shape (B, Q)")
+        expect_finite(got)
+        expect_close(
+            got,
+            _sdpa_reference(q, k, v, lens),
+            "with valid_lens of shape (B, Q), query i of sequence b may only use keys "
+            "j < valid_lens[b, i]",
         )
 
     def large():
@@ -100,6 +123,7 @@ def check_scaled_dot_product(fn, verbose: bool = True) -> bool:
         ("values", values),
         ("valid_lens", masked),
         ("valid length 0", empty_row),
+        ("valid_lens (B, Q)", per_query),
         ("large scores", large),
     ]
     return run_checks("check_scaled_dot_product", cases, verbose=verbose)
@@ -173,3 +197,98 @@ def check_additive_score(fn, verbose: bool = True) -> bool:
         ("huge inputs", bounded),
     ]
     return run_checks("check_additive_score", cases, verbose=verbose)
+
+
+def _bahdanau_reference(s, enc_outputs, valid_len, W_q, W_k, w_v):
+    from ..masking import masked_softmax
+
+    feats = torch.tanh((s @ W_q.T)[:, None, :] + enc_outputs @ W_k.T)  # (B, 1, h) + (B, S, h)
+    alpha = masked_softmax((feats @ w_v)[:, None, :], valid_len)[:, 0]  # (B, S)
+    return (alpha[:, None, :] @ enc_outputs)[:, 0], alpha  # (B, H), (B, S)
+
+
+def check_bahdanau_context(fn, verbose: bool = True) -> bool:
+    """Check ``fn(s, enc_outputs, valid_len, W_q, W_k, w_v) -> (context, alpha)``: one decoder step.
+
+    ``s`` ``(B, H)`` is the decoder's previous state (the query), ``enc_outputs`` ``(B, S, H)`` the
+    encoder states (keys **and** values), ``valid_len`` ``(B,)`` the real length of each source,
+    ``W_q`` ``(h, H)``, ``W_k`` ``(h, H)``, ``w_v`` ``(h,)``. It returns ``alpha`` ``(B, S)``, the
+    masked softmax over the source positions of ``w_v . tanh(W_q s + W_k h_j)`` (0 on the padding),
+    and the context ``(B, H)`` = ``sum_j alpha_j h_j``.
+    """
+
+    def make(seed: int, B: int = 3, S: int = 6, H: int = 5, h: int = 4):
+        return (
+            _randn(B, H, seed=seed),
+            _randn(B, S, H, seed=seed + 1),
+            torch.tensor([6, 2, 4])[:B],
+            _randn(h, H, seed=seed + 2),
+            _randn(h, H, seed=seed + 3),
+            _randn(h, seed=seed + 4),
+        )
+
+    def unpack(out, B, S, H):
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            raise Mismatch("return a pair (context, alpha)")
+        context = expect_shape(out[0], (B, H), "context (the first result)")
+        alpha = expect_shape(out[1], (B, S), "alpha (the second result)")
+        expect_finite(context, "context")
+        expect_finite(alpha, "alpha")
+        return context, alpha
+
+    def shapes():
+        unpack(fn(*make(0)), 3, 6, 5)
+
+    def weights():
+        args = make(10)
+        context, alpha = unpack(fn(*args), 3, 6, 5)
+        want_ctx, want_alpha = _bahdanau_reference(*args)
+        if not torch.allclose(alpha.sum(-1), torch.ones(3), atol=1e-5):
+            if torch.allclose(alpha.sum(0), torch.ones(6), atol=1e-5):
+                raise Mismatch(
+                    "alpha sums to 1 over the batch: take the softmax over the source positions (dim=-1)"
+                )
+            raise Mismatch(
+                "each row of alpha must sum to 1; mask the padding BEFORE the softmax (-inf), "
+                "not by zeroing weights after it"
+            )
+        if (alpha[1, 2:] != 0).any() or (alpha[2, 4:] != 0).any():
+            raise Mismatch(
+                "positions at or past valid_len are padding and must get weight exactly 0"
+            )
+        s, h, lens, W_q, W_k, w_v = args
+        no_tanh = ((s @ W_q.T)[:, None, :] + h @ W_k.T) @ w_v  # (B, S)
+        from ..masking import masked_softmax
+
+        if torch.allclose(alpha, masked_softmax(no_tanh[:, None], lens)[:, 0], atol=1e-5):
+            raise Mismatch("you forgot the tanh in the score w_v . tanh(W_q s + W_k h_j)")
+        expect_close(alpha, want_alpha, "alpha should be softmax_j(w_v . tanh(W_q s + W_k h_j))")
+        if torch.allclose(context, (alpha[:, None] @ (h @ W_k.T))[:, 0], atol=1e-5):
+            raise Mismatch("the context averages the encoder states h_j themselves, not W_k h_j")
+        expect_close(context, want_ctx, "context should be sum_j alpha_j h_j")
+
+    def full_length():
+        args = list(make(20, B=2, S=4, H=3, h=2))
+        args[2] = torch.tensor([4, 1])  # a full source and a one-character one
+        context, alpha = unpack(fn(*args), 2, 4, 3)
+        want_ctx, want_alpha = _bahdanau_reference(*args)
+        expect_close(alpha, want_alpha, "wrong weights for valid lengths [4, 1]")
+        expect_close(
+            context,
+            args[1][1, 0],
+            "with valid_len 1 the only real position gets weight 1: the context is h_1",
+        )
+
+    def huge():
+        args = list(make(30))
+        args[0] = args[0] * 1e4  # tanh saturates; the scores stay within sum(|w_v|)
+        context, alpha = unpack(fn(*args), 3, 6, 5)
+        expect_close(alpha, _bahdanau_reference(*args)[1], "wrong weights for a huge query")
+
+    cases = [
+        ("shapes", shapes),
+        ("weights and context", weights),
+        ("valid lengths [4, 1]", full_length),
+        ("huge query", huge),
+    ]
+    return run_checks("check_bahdanau_context", cases, verbose=verbose)
