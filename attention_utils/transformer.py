@@ -74,7 +74,8 @@ class PositionWiseFFN(nn.Module):
                 f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
             )
         self.dense1 = nn.LazyLinear(ffn_num_hiddens)
-        self._activation = activation  # the attribute that holds the module: d2l's `relu`, or `gelu`
+        # The attribute that holds the activation module: d2l's `relu`, or `gelu`.
+        self._activation = activation
         setattr(self, activation, _ACTIVATIONS[activation]())
         self.dense2 = nn.LazyLinear(ffn_num_outputs)
 

@@ -73,7 +73,8 @@ def sdpa_1d_lens_only(q, k, v, valid_lens=None):
 def sdpa_naive_exp(q, k, v, valid_lens=None):
     e = torch.exp(q @ k.transpose(1, 2) / math.sqrt(q.shape[-1]))  # overflows for large scores
     if valid_lens is not None:
-        e = e * (torch.arange(e.shape[-1]) < valid_lens[:, None, None])
+        lens = valid_lens if valid_lens.dim() == 2 else valid_lens[:, None]  # (B, Q) or (B, 1)
+        e = e * (torch.arange(e.shape[-1]) < lens[..., None])
     return e / e.sum(-1, keepdim=True).clamp_min(1e-30) @ v
 
 

@@ -237,10 +237,10 @@ def check_bahdanau_context(fn, verbose: bool = True) -> bool:
         return context, alpha
 
     def shapes():
-        unpack(fn(*make(0)), 3, 6, 5)
+        unpack(fn(*make(0, h=5)), 3, 6, 5)
 
     def weights():
-        args = make(10)
+        args = make(10, h=5)  # h = H, so that averaging W_k h_j has the right shape and is caught
         context, alpha = unpack(fn(*args), 3, 6, 5)
         want_ctx, want_alpha = _bahdanau_reference(*args)
         if not torch.allclose(alpha.sum(-1), torch.ones(3), atol=1e-5):
@@ -274,7 +274,7 @@ def check_bahdanau_context(fn, verbose: bool = True) -> bool:
         want_ctx, want_alpha = _bahdanau_reference(*args)
         expect_close(alpha, want_alpha, "wrong weights for valid lengths [4, 1]")
         expect_close(
-            context,
+            context[1],
             args[1][1, 0],
             "with valid_len 1 the only real position gets weight 1: the context is h_1",
         )
