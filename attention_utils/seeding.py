@@ -26,14 +26,15 @@ def on_colab() -> bool:
     return "COLAB_RELEASE_TAG" in os.environ or "google.colab" in __import__("sys").modules
 
 
-def setup_lesson(seed: int = 0, threads: int | None = 2, precision: int = 4) -> torch.Generator:
+def setup_lesson(seed: int = 0, threads: int | None = 2, precision: int = 4) -> None:
     """Seed everything, fix the thread count and the print precision, for repeatable lesson outputs.
 
     ``threads`` is capped at 2 by default: results then agree from a laptop to a 2-core CI machine.
-    Pass ``threads=None`` to leave PyTorch's own choice.
+    Pass ``threads=None`` to leave PyTorch's own choice. Returns nothing, so that the setup cell
+    prints nothing; call ``set_seed`` when you want a seeded ``torch.Generator``.
     """
     if threads is not None:
         torch.set_num_threads(threads)
     torch.set_printoptions(precision=precision, sci_mode=False)
     np.set_printoptions(precision=precision, suppress=True)
-    return set_seed(seed)
+    set_seed(seed)
