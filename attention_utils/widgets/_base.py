@@ -79,8 +79,9 @@ class Explorer:
         self.redraws = 0
         self.text = widgets.HTML()
         self.image = widgets.Image(format="png") if figure is not None else None
-        for control in self.controls.values():
+        for name, control in self.controls.items():
             control.observe(self._on_change, names="value")
+            control.add_class(f"au-control-{name}")  # stable hooks for the browser test
         children = []
         if title:
             children.append(widgets.HTML(f"<b>{title}</b>"))
@@ -88,7 +89,11 @@ class Explorer:
         children.append(self.text)
         if self.image is not None:
             children.append(self.image)
+        self.text.add_class("au-text")
+        if self.image is not None:
+            self.image.add_class("au-image")
         self.widget = widgets.VBox(children)
+        self.widget.add_class("au-explorer")
         self.refresh()
 
     def values(self) -> dict[str, Any]:
