@@ -100,3 +100,20 @@ def test_dot_product_attention_rejects_bad_shapes(args, exc, words):
 def test_dropout_must_be_a_probability():
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
         au.DotProductAttention(1.5)
+
+
+def test_seed_offset_env_shifts_every_seed(monkeypatch):
+    monkeypatch.setenv("AU_SEED_OFFSET", "2")
+    shifted = au.set_seed(1)
+    a = torch.rand(3)
+    monkeypatch.delenv("AU_SEED_OFFSET")
+    plain = au.set_seed(3)
+    b = torch.rand(3)
+    assert torch.equal(a, b), "seed 1 with offset 2 must equal seed 3"
+    assert torch.equal(torch.rand(2, generator=shifted), torch.rand(2, generator=plain))
+
+
+def test_seed_offset_env_must_be_an_integer(monkeypatch):
+    monkeypatch.setenv("AU_SEED_OFFSET", "two")
+    with pytest.raises(ValueError, match="AU_SEED_OFFSET must be an integer"):
+        au.set_seed(0)
