@@ -69,13 +69,28 @@ def _panel_titles(titles, num_rows: int, num_cols: int) -> list[list[str | None]
     )
 
 
+def _colour_scale(arr: np.ndarray, vmin, vmax) -> tuple[float, float, bool]:
+    """The default colour scale: ``(lo, hi, signed)``, anchored at 0 (see ``show_heatmaps``)."""
+    signed = bool(np.min(arr) < 0)
+    if signed:
+        m = float(np.max(np.abs(arr)))
+        lo, hi = -m, m
+    else:
+        lo, hi = 0.0, float(np.max(arr))
+    lo = lo if vmin is None else float(vmin)
+    hi = hi if vmax is None else float(vmax)
+    if hi <= lo:  # a constant matrix (all zeros, say) still gets a visible scale
+        hi = lo + 1.0
+    return lo, hi, signed
+
+
 def show_heatmaps(
     matrices,
     xlabel: str = "Keys",
     ylabel: str = "Queries",
     titles=None,
     figsize: tuple[float, float] | None = None,
-    cmap: str = "Reds",
+    cmap: str | None = None,
     *,
     xticklabels=None,
     yticklabels=None,
@@ -96,10 +111,13 @@ def show_heatmaps(
         xlabel, ylabel: axis labels, drawn on the bottom row and the left column.
         titles: one title per column (d2l's convention), one per panel, or a rows x cols grid.
         figsize: the whole figure's size in inches; by default about 2.6 in per panel.
-        cmap: a matplotlib colormap name.
+        cmap: a matplotlib colormap name. By default ``"Reds"`` for non-negative data (weights)
+            and the diverging ``"RdBu_r"`` for signed data (scores, biases).
         xticklabels, yticklabels: token labels for the keys (x) and queries (y) axes.
-        vmin, vmax: the colour scale. By default it is shared by every panel (min and max over all
-            of them), so that colours mean the same number in every panel.
+        vmin, vmax: the colour scale, shared by every panel so that a colour means the same number
+            in every panel. By default it starts at 0: ``[0, max]`` when no value is negative
+            (attention weights), so a small weight is never drawn white; ``[-m, m]`` with
+            ``m = max |value|``, centred at 0, when some value is negative.
         colorbar: draw one colorbar for the whole figure.
         colorbar_label: what the colours mean, e.g. ``"attention weight"``.
         suptitle: a title above the whole grid.
@@ -114,12 +132,12 @@ def show_heatmaps(
     xt = _check_labels("xticklabels", xticklabels, num_keys, "keys (last axis)")
     yt = _check_labels("yticklabels", yticklabels, num_queries, "queries (second-to-last axis)")
     grid_titles = _panel_titles(titles, num_rows, num_cols)
-    lo = float(np.min(arr)) if vmin is None else vmin
-    hi = float(np.max(arr)) if vmax is None else vmax
-    if hi <= lo:  # a constant matrix still gets a visible scale
-        hi = lo + 1.0
+    lo, hi, signed = _colour_scale(arr, vmin, vmax)
+    if cmap is None:
+        cmap = "RdBu_r" if signed else "Reds"
+    rotate = xt is not None and max(len(t) for t in xt) > 2  # "a", "k0" stay upright
     if figsize is None:
-        extra = 0.12 * max(len(t) for t in (xt or [""]))  # room for rotated token labels
+        extra = 0.12 * max(len(t) for t in xt) if rotate else 0.0  # room for rotated labels
         figsize = (2.6 * num_cols + (0.9 if colorbar else 0.3), 2.6 * num_rows + 0.5 + extra)
     fig, axes = plt.subplots(
         num_rows,
@@ -144,7 +162,7 @@ def show_heatmaps(
             if grid_titles[i][j] is not None:
                 ax.set_title(grid_titles[i][j])
             if xt is not None:
-                ax.set_xticks(range(num_keys), xt, rotation=90)
+                ax.set_xticks(range(num_keys), xt, rotation=90 if rotate else 0)
             if yt is not None:
                 ax.set_yticks(range(num_queries), yt)
     if colorbar and image is not None:

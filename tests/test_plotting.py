@@ -63,7 +63,7 @@ def test_one_shared_colour_scale_and_one_colorbar():
     fig = au.show_heatmaps(m)
     axes = image_axes(fig)
     for ax in axes:
-        assert ax.images[0].get_clim() == (pytest.approx(0.1), pytest.approx(0.9))
+        assert ax.images[0].get_clim() == (0.0, pytest.approx(0.9))  # weights: from 0 to max
     assert len(fig.axes) == len(axes) + 1  # exactly one colorbar axis
 
 
@@ -100,3 +100,38 @@ def test_bad_input(kwargs, exc, words):
     with pytest.raises(exc) as info:
         au.show_heatmaps(**kwargs)
     assert words in str(info.value)
+
+
+def test_weights_scale_starts_at_zero():
+    weights = torch.tensor([[0.06, 0.94], [0.5, 0.5]])  # all in [0, 1], smallest 0.06
+    fig = au.show_heatmaps(weights)
+    (ax,) = image_axes(fig)
+    assert ax.images[0].get_clim() == (0.0, pytest.approx(0.94))
+    assert ax.images[0].get_cmap().name == "Reds"
+    # 0.06 is not drawn white: its colour differs from the colour of 0
+    image = ax.images[0]
+    assert image.cmap(image.norm(0.06)) != image.cmap(image.norm(0.0))
+
+
+def test_signed_data_gets_a_diverging_scale_centred_at_zero():
+    scores = torch.tensor([[-1.0, 3.0], [0.5, 0.0]])
+    fig = au.show_heatmaps(scores)
+    (ax,) = image_axes(fig)
+    assert ax.images[0].get_clim() == (-3.0, 3.0)
+    assert ax.images[0].get_cmap().name == "RdBu_r"
+    # explicit arguments still win
+    fig = au.show_heatmaps(scores, cmap="viridis", vmin=-1, vmax=1)
+    (ax,) = image_axes(fig)
+    assert ax.images[0].get_clim() == (-1.0, 1.0) and ax.images[0].get_cmap().name == "viridis"
+
+
+def test_constant_zero_matrix_still_has_a_scale():
+    (ax,) = image_axes(au.show_heatmaps(torch.zeros(2, 3)))
+    assert ax.images[0].get_clim() == (0.0, 1.0)
+
+
+def test_short_tick_labels_stay_upright_long_ones_rotate():
+    (ax,) = image_axes(au.show_heatmaps(torch.rand(2, 3), xticklabels=list("abc")))
+    assert {t.get_rotation() for t in ax.get_xticklabels()} == {0.0}
+    (ax,) = image_axes(au.show_heatmaps(torch.rand(2, 3), xticklabels=["one", "two", "three"]))
+    assert {t.get_rotation() for t in ax.get_xticklabels()} == {90.0}
