@@ -22,7 +22,9 @@ def _seed_offset() -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"the environment variable {SEED_OFFSET_ENV} must be an integer, got {raw!r}") from None
+        raise ValueError(
+            f"the environment variable {SEED_OFFSET_ENV} must be an integer, got {raw!r}"
+        ) from None
 
 
 def set_seed(seed: int = 0) -> torch.Generator:
