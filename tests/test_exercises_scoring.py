@@ -222,6 +222,28 @@ def bahdanau_context_only(s, enc_outputs, valid_len, W_q, W_k, w_v):
     return bahdanau(s, enc_outputs, valid_len, W_q, W_k, w_v)[0]
 
 
+def bahdanau_inverted_mask(s, enc_outputs, valid_len, W_q, W_k, w_v):
+    scores = torch.tanh((s @ W_q.T)[:, None, :] + enc_outputs @ W_k.T) @ w_v
+    keep = torch.arange(scores.shape[1]) < valid_len[:, None]
+    alpha = torch.softmax(scores.masked_fill(keep, float("-inf")), -1)  # True = ignore: inverted
+    return (alpha[:, None, :] @ enc_outputs)[:, 0], alpha
+
+
+def bahdanau_inverted_mask_1e6(s, enc_outputs, valid_len, W_q, W_k, w_v):
+    scores = torch.tanh((s @ W_q.T)[:, None, :] + enc_outputs @ W_k.T) @ w_v
+    padding = torch.arange(scores.shape[1]) >= valid_len[:, None]
+    alpha = torch.softmax(scores.masked_fill(~padding, -1e6), -1)  # no NaN, but inverted
+    return (alpha[:, None, :] @ enc_outputs)[:, 0], alpha
+
+
+@pytest.mark.parametrize("fn", [bahdanau_inverted_mask, bahdanau_inverted_mask_1e6])
+def test_bahdanau_context_names_the_mask_convention(fn, capsys):
+    ok, out = run(check_bahdanau_context, fn, capsys)
+    assert not ok
+    assert "your mask is inverted" in out and "j < valid_len are real" in out, out
+    assert "contains NaN" not in out, out
+
+
 @pytest.mark.parametrize("fn", [bahdanau, bahdanau_via_package])
 def test_bahdanau_context_accepts(fn, capsys):
     ok, out = run(check_bahdanau_context, fn, capsys)
@@ -261,3 +283,20 @@ def test_bahdanau_context_matches_the_package_decoder():
     )
     assert torch.allclose(ctx, want_ctx, atol=1e-6)
     assert torch.allclose(att.attention_weights[:, 0], want_alpha, atol=1e-6)
+
+
+def sdpa_d2l_fill(q, k, v, valid_lens=None):
+    """d2l's masked softmax: masked scores filled with -1e6 (a length-0 row becomes uniform)."""
+    scores = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])  # (B, Q, K)
+    if valid_lens is not None:
+        lens = valid_lens if valid_lens.dim() == 2 else valid_lens[:, None]  # (B, Q) or (B, 1)
+        keep = torch.arange(scores.shape[-1]) < lens[..., None]  # (B, Q or 1, K)
+        scores = scores.masked_fill(~keep, -1e6)
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def test_scaled_dot_product_names_the_1e6_fill(capsys):
+    ok, out = run(check_scaled_dot_product, sdpa_d2l_fill, capsys)
+    assert not ok
+    assert "valid length 0" in out and "-1e6" in out and "after the softmax" in out, out
+    assert "largest difference" not in out, out

@@ -102,3 +102,20 @@ def test_masked_softmax_rejects_typical_mistakes(fn, hint, capsys):
     ok, out = run(check_masked_softmax, fn, capsys)
     assert not ok
     assert out.startswith("❌") and hint in out
+
+
+def no_keepdim(s):
+    e = (s - s.max(dim=-1).values[..., None]).exp()
+    return e / e.sum(dim=-1)  # (..., Q, K) / (..., Q): the shapes do not line up
+
+
+def no_keepdim_max(s):
+    e = (s - s.max(dim=-1).values).exp()  # (Q, K) - (Q,)
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+@pytest.mark.parametrize("fn", [no_keepdim, no_keepdim_max])
+def test_row_softmax_hints_at_keepdim(fn, capsys):
+    ok, out = run(check_row_softmax, fn, capsys)
+    assert not ok
+    assert "keepdim=True" in out and out.startswith("❌ check_row_softmax"), out

@@ -68,6 +68,15 @@ def check_scaled_dot_product(fn, verbose: bool = True) -> bool:
     def empty_row():
         q, k, v = _randn(2, 2, 4, seed=6), _randn(2, 3, 4, seed=7), _randn(2, 3, 2, seed=8)
         got = fn(q, k, v, torch.tensor([0, 3]))
+        if torch.isfinite(got).all() and torch.allclose(
+            got[0], v[0].mean(0).expand(2, 2), atol=1e-5
+        ):
+            raise Mismatch(
+                "a sequence with valid length 0 should give zeros, but your output for it is the "
+                "plain average of all its values: filling the masked scores with -1e6 (as d2l does) "
+                "spreads that row's weight evenly over the padding; set the weights of masked keys "
+                "to 0 after the softmax (check_masked_softmax says the same for the masked softmax)"
+            )
         if torch.isnan(got).any():
             raise Mismatch(
                 "a sequence with valid length 0 gave NaN; its output should be zeros (a row that is all "
@@ -207,6 +216,37 @@ def _bahdanau_reference(s, enc_outputs, valid_len, W_q, W_k, w_v):
     return (alpha[:, None, :] @ enc_outputs)[:, 0], alpha  # (B, H), (B, S)
 
 
+_INVERTED = (
+    "your mask is inverted: it hides the real source positions and keeps the padding. "
+    "Positions j < valid_len are real characters (keep them); j >= valid_len are padding "
+    "(give them -inf before the softmax). Note the opposite conventions: a mask built as "
+    "`positions < valid_len` means True = keep (like SDPA's attn_mask), while "
+    "nn.MultiheadAttention's key_padding_mask means True = ignore"
+)
+
+
+def _mask_convention(alpha: torch.Tensor, lens: torch.Tensor) -> None:
+    """Raise a hint naming the mask convention when ``alpha`` looks like an inverted mask.
+
+    Signs: a row with no padding (valid_len = S) comes out NaN or all zero, since an inverted mask
+    hides every position; or a row with padding puts (almost) all its weight on the padding.
+    """
+    S = alpha.shape[-1]
+    real = torch.arange(S)[None, :] < lens[:, None]  # (B, S): True = a real position
+    full = lens == S  # rows without padding
+    bad_full = bool(
+        full.any()
+        and (alpha[full].isnan().any() or alpha[full].nan_to_num().abs().sum(-1).max() < 1e-6)
+    )
+    padded = (lens < S) & (lens > 0) & alpha.isfinite().all(-1)
+    on_padding = (alpha.nan_to_num() * ~real).sum(-1)  # (B,) weight on the padding
+    bad_padded = bool(padded.any() and (on_padding[padded] > 0.999).all())
+    if bad_full and (bad_padded or not padded.any() or alpha[padded].isnan().all()):
+        raise Mismatch(_INVERTED)
+    if bad_padded:
+        raise Mismatch(_INVERTED)
+
+
 def check_bahdanau_context(fn, verbose: bool = True) -> bool:
     """Check ``fn(s, enc_outputs, valid_len, W_q, W_k, w_v) -> (context, alpha)``: one decoder step.
 
@@ -227,21 +267,24 @@ def check_bahdanau_context(fn, verbose: bool = True) -> bool:
             _randn(h, seed=seed + 4),
         )
 
-    def unpack(out, B, S, H):
+    def unpack(out, B, S, H, lens=None):
         if not isinstance(out, tuple | list) or len(out) != 2:
             raise Mismatch("return a pair (context, alpha)")
         context = expect_shape(out[0], (B, H), "context (the first result)")
         alpha = expect_shape(out[1], (B, S), "alpha (the second result)")
+        if lens is not None:
+            _mask_convention(alpha.detach(), lens)
         expect_finite(context, "context")
         expect_finite(alpha, "alpha")
         return context, alpha
 
     def shapes():
-        unpack(fn(*make(0, h=5)), 3, 6, 5)
+        args = make(0, h=5)
+        unpack(fn(*args), 3, 6, 5, lens=args[2])
 
     def weights():
         args = make(10, h=5)  # h = H, so that averaging W_k h_j has the right shape and is caught
-        context, alpha = unpack(fn(*args), 3, 6, 5)
+        context, alpha = unpack(fn(*args), 3, 6, 5, lens=args[2])
         want_ctx, want_alpha = _bahdanau_reference(*args)
         if not torch.allclose(alpha.sum(-1), torch.ones(3), atol=1e-5):
             if torch.allclose(alpha.sum(0), torch.ones(6), atol=1e-5):

@@ -77,7 +77,27 @@ def check_row_softmax(fn, verbose: bool = True) -> bool:
         ("batch", batched),
         ("input", leaves_input_alone),
     ]
+    cases = [(label, _hint_keepdim(case)) for label, case in cases]
     return run_checks("check_row_softmax", cases, verbose=verbose)
+
+
+def _hint_keepdim(case):
+    """Turn the shape error of a per-row sum or max without ``keepdim`` into a hint."""
+
+    def wrapped():
+        try:
+            case()
+        except RuntimeError as err:
+            if "must match the size of tensor" not in str(err):
+                raise
+            raise Mismatch(
+                f"your code raised RuntimeError: {err}. A per-row sum (or max) of a "
+                "(queries, keys) tensor has shape (queries,) and does not line up with the keys "
+                "axis; keep that axis: .sum(dim=-1, keepdim=True) gives (queries, 1), which "
+                "broadcasts along the keys"
+            ) from None
+
+    return wrapped
 
 
 def _reference(X: torch.Tensor, valid_lens) -> torch.Tensor:
