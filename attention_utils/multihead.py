@@ -19,7 +19,8 @@ class MultiHeadAttention(nn.Module):
     each projected to ``num_hiddens`` features, split into ``num_heads`` heads of
     ``num_hiddens // num_heads`` features, attended per head, concatenated, and mixed by ``W_o``.
     Input sizes are inferred on the first call (lazy layers), as in d2l 1.0, so a d2l model's
-    ``state_dict`` loads into this one and back.
+    ``state_dict`` loads into this one and back. A module that was never called takes a
+    ``state_dict`` too (the loaded weights set the input sizes), as PyTorch's lazy layers do.
 
     ``forward(queries, keys, values, valid_lens=None, need_weights=True)``:
         queries ``(B, Q, d_q)``, keys ``(B, K, d_k)``, values ``(B, K, d_v)``, valid_lens ``None``,
@@ -71,17 +72,24 @@ class MultiHeadAttention(nn.Module):
         return X.reshape(X.shape[0], X.shape[1], -1)  # (B, n, num_hiddens)
 
     def _check_feature_sizes(self, queries, keys, values) -> None:
-        """After the first call the projections know their input sizes: a mismatch names the argument."""
+        """Once a projection has weights (from its first call or from ``load_state_dict``), a
+        mismatched input size raises ValueError naming the argument.
+
+        The size is read from ``weight.shape[1]``, not ``in_features``: a lazy layer that received a
+        ``state_dict`` before its first call has its weight but still ``in_features == 0``.
+        """
         for name, x, W in (
             ("queries", queries, "W_q"),
             ("keys", keys, "W_k"),
             ("values", values, "W_v"),
         ):
-            layer = getattr(self, W)
-            if not nn.parameter.is_lazy(layer.weight) and x.shape[-1] != layer.in_features:
+            weight = getattr(self, W).weight
+            if nn.parameter.is_lazy(weight):
+                continue  # the first call sets the size
+            if x.shape[-1] != weight.shape[1]:
                 raise ValueError(
-                    f"{name} must have {layer.in_features} features (the input size of {W}, set by its "
-                    f"first call), got shape {tuple(x.shape)}"
+                    f"{name} must have {weight.shape[1]} features (the input size of {W}, set by its "
+                    f"first call or by a loaded state_dict), got shape {tuple(x.shape)}"
                 )
 
     def forward(self, queries, keys, values, valid_lens=None, need_weights: bool = True):
@@ -96,7 +104,9 @@ class MultiHeadAttention(nn.Module):
         k = self.transpose_qkv(self.W_k(keys))  # (B*h, K, d_head)
         v = self.transpose_qkv(self.W_v(values))  # (B*h, K, d_head)
         if lens is not None:
-            lens = lens.repeat_interleave(self.num_heads, dim=0)  # (B*h, Q): head-major like q
+            # q's rows are batch-major: row b * h + head. repeat_interleave gives the same order
+            # (each example's lengths h times in a row); repeat would cycle the batch instead.
+            lens = lens.repeat_interleave(self.num_heads, dim=0)  # (B*h, Q)
         out = self.attention(q, k, v, lens)  # (B*h, Q, d_head)
         self.attention_weights = self.attention.attention_weights.reshape(B, self.num_heads, Q, K)
         return self.W_o(self.transpose_output(out))  # (B, Q, num_hiddens)
@@ -132,7 +142,9 @@ class MultiHeadAttention(nn.Module):
         p = self.attention.dropout.p if self.training else 0.0
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, h, Q, d)
         if mask is not None:
-            # A query with no valid key gets NaN from SDPA; our convention is a zero output.
+            # A query with no valid key: our convention is a zero output. SDPA on torch >= 2.5 CPU
+            # returns 0 there already (measured on 2.14: exactly 0, gradient 0); older versions
+            # returned NaN, and other backends are not checked here, so the guard states it.
             out = out.masked_fill(~mask.any(-1, keepdim=True), 0.0)
         out = out.transpose(1, 2).reshape(B, Q, self.num_hiddens)  # (B, Q, num_hiddens)
         return self.W_o(out)  # (B, Q, num_hiddens)
