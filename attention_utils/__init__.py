@@ -40,6 +40,8 @@ from .relative import (
     apply_rotary,
     relative_offsets,
     rotary_angles,
+    rotary_permutation,
+    rotate_half,
 )
 from .scoring import AdditiveAttention, BilinearAttention, DotProductAttention
 from .seeding import on_colab, set_seed, setup_lesson
@@ -72,6 +74,8 @@ __all__ = [
     "LearnedPositionalEmbedding",
     "rotary_angles",
     "apply_rotary",
+    "rotate_half",
+    "rotary_permutation",
     "RotaryEmbedding",
     "alibi_slopes",
     "alibi_bias",

@@ -2,15 +2,24 @@
 
 Sinusoidal and learned *absolute* encodings add a vector per position to the input. The schemes here
 act on the attention scores instead, so that the score of query ``i`` and key ``j`` depends on the
-offset ``i - j`` and not on where the pair sits in the sequence:
+offset ``j - i`` (key position minus query position, what ``relative_offsets`` returns) and not on
+where the pair sits in the sequence:
 
-- **RoPE** (Su et al., 2021) rotates each pair of query/key features by an angle proportional to the
-  position. A rotation by ``a`` dotted with a rotation by ``b`` equals a rotation by ``a - b``, so
-  ``score(i, j) = q_i^T R_{j - i} k_j``: only the offset survives.
-- **ALiBi** (Press et al., 2022) adds ``-slope_h * |i - j|`` to head ``h``'s scores.
+- **RoPE** (Su et al., 2021, "RoFormer") rotates each pair of query/key features by an angle
+  proportional to the position. Rotations compose as ``R_a^T R_b = R_{b - a}``, so
+  ``score(i, j) = (R_i q_i)^T (R_j k_j) = q_i^T R_{j - i} k_j``: only the offset survives.
+  ``apply_rotary`` pairs features ``(2t, 2t + 1)`` as the RoFormer paper does (``layout="interleaved"``);
+  Llama, GPT-NeoX and Hugging Face ``transformers`` pair ``(t, t + d/2)`` ("rotate-half",
+  ``layout="half"``). The two are the same map up to a fixed permutation of the features
+  (``rotary_permutation``).
+- **ALiBi** (Press et al., 2022) adds ``-slope_h * (i - j)`` to head ``h``'s score for a key at or
+  before the query (``j <= i``); the paper defines it for causal language models only
+  (``alibi_bias(..., causal=True)``). The symmetric ``-slope_h * |i - j|`` (the default here) is a
+  later adaptation for bidirectional encoders, not the paper's.
 - **RelativePositionBias** learns one number per (clipped) offset and head, as T5 (Raffel et al.,
   2020) does per head and offset bucket (without T5's logarithmic buckets). Shaw et al. (2018), the
-  first relative scheme, learned one *vector* per clipped offset instead, added to the keys.
+  first relative scheme, learned one *vector* per clipped offset instead, added to the keys (inside
+  the score) and, in a second table, to the values (inside the weighted sum).
 
 Shapes: feature layouts end in ``(..., num_steps, d)``; biases are ``(num_heads, num_queries, num_keys)``,
 ready to be added to scores of shape ``(batch, num_heads, num_queries, num_keys)``.
@@ -28,6 +37,8 @@ from ._checks import as_tensor, check_floating, check_positive_int
 __all__ = [
     "rotary_angles",
     "apply_rotary",
+    "rotate_half",
+    "rotary_permutation",
     "RotaryEmbedding",
     "alibi_slopes",
     "alibi_bias",
@@ -65,8 +76,54 @@ def rotary_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> t
     return positions.float()[:, None] * freqs  # (n, dim//2)
 
 
-def apply_rotary(X: torch.Tensor, positions=None, *, base: float = 10000.0) -> torch.Tensor:
-    """Rotate feature pairs ``(X[..., 2i], X[..., 2i+1])`` by the position's angle (RoPE).
+_LAYOUTS = ("interleaved", "half")
+
+
+def _check_layout(layout) -> str:
+    if layout not in _LAYOUTS:
+        raise ValueError(f"layout must be 'interleaved' or 'half', got {layout!r}")
+    return layout
+
+
+def rotate_half(X: torch.Tensor) -> torch.Tensor:
+    """``(x1, x2) -> (-x2, x1)`` on the two halves of the last axis (Hugging Face's ``rotate_half``).
+
+    ``X`` is ``(..., d)`` with an even ``d``; returns the same shape. With it the rotate-half layout of
+    RoPE reads ``X * cos + rotate_half(X) * sin`` (``cos``/``sin`` repeated over both halves).
+    """
+    X = as_tensor("X", X)
+    d = X.shape[-1]
+    if d % 2:
+        raise ValueError(f"the last dimension of X must be even to split it in halves, got {d}")
+    x1, x2 = X[..., : d // 2], X[..., d // 2 :]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def rotary_permutation(dim: int, device=None) -> torch.Tensor:
+    """Feature order ``(dim,)`` that turns the interleaved RoPE layout into the rotate-half one.
+
+    ``perm = [0, 2, 4, ..., dim - 2, 1, 3, ..., dim - 1]``: interleaved pair ``(2t, 2t + 1)`` lands on
+    ``(t, t + dim/2)``, the pair rotate-half rotates together. For any ``X`` of shape ``(..., n, dim)``::
+
+        apply_rotary(X, layout="interleaved")[..., perm] == apply_rotary(X[..., perm], layout="half")
+
+    Permuting queries and keys by the same ``perm`` leaves every dot product unchanged, so the two
+    layouts give the same attention scores; converting weights between them (as the Llama conversion
+    scripts do) permutes the output rows of ``W_q`` and ``W_k`` per head. ``torch.argsort(perm)``
+    goes back.
+    """
+    dim = check_positive_int("dim", dim)
+    if dim % 2:
+        raise ValueError(f"dim must be even (features are rotated in pairs), got {dim}")
+    return torch.cat(
+        (torch.arange(0, dim, 2, device=device), torch.arange(1, dim, 2, device=device))
+    )
+
+
+def apply_rotary(
+    X: torch.Tensor, positions=None, *, base: float = 10000.0, layout: str = "interleaved"
+) -> torch.Tensor:
+    """Rotate feature pairs by the position's angle (RoPE).
 
     Args:
         X: queries or keys of shape ``(..., num_steps, d)`` with an even ``d`` (for multi-head
@@ -74,13 +131,18 @@ def apply_rotary(X: torch.Tensor, positions=None, *, base: float = 10000.0) -> t
         positions: ``None`` (``0 .. num_steps - 1``) or a 1-D tensor of ``num_steps`` positions.
         base: the wavelengths run from ``2 * pi`` to ``2 * pi * base**((d - 2) / d)``, just under
             ``2 * pi * base`` for a large ``d``.
+        layout: which features form pair ``t`` (it turns by ``p * base**(-2t / d)``):
+            ``"interleaved"`` (default): ``(X[..., 2t], X[..., 2t + 1])``, as in the RoFormer paper
+            (Su et al.); ``"half"``: ``(X[..., t], X[..., t + d/2])``, "rotate-half" as in Llama,
+            GPT-NeoX and Hugging Face ``transformers``. See ``rotary_permutation``.
 
     Returns:
         A tensor of the same shape and dtype as ``X``. Norms are unchanged (it is a rotation), and
-        ``apply_rotary(q, [m]) · apply_rotary(k, [n])`` depends on ``m - n`` only.
+        ``apply_rotary(q, [m]) · apply_rotary(k, [n])`` depends on ``n - m`` only.
     """
     X = as_tensor("X", X)
     check_floating("X", X)
+    layout = _check_layout(layout)
     if X.dim() < 2:
         raise ValueError(f"X must be at least 2-D (..., num_steps, d), got shape {tuple(X.shape)}")
     d = X.shape[-1]
@@ -90,6 +152,9 @@ def apply_rotary(X: torch.Tensor, positions=None, *, base: float = 10000.0) -> t
         )
     angles = rotary_angles(_positions(positions, X.shape[-2], X.device), d, base)  # (n, d/2)
     cos, sin = torch.cos(angles).to(X.dtype), torch.sin(angles).to(X.dtype)  # (n, d/2) each
+    if layout == "half":
+        cos2, sin2 = torch.cat((cos, cos), dim=-1), torch.cat((sin, sin), dim=-1)  # (n, d)
+        return X * cos2 + rotate_half(X) * sin2
     x_even, x_odd = X[..., 0::2], X[..., 1::2]  # (..., n, d/2) each
     out = torch.empty_like(X)
     out[..., 0::2] = x_even * cos - x_odd * sin  # 2-D rotation of each (even, odd) pair
@@ -98,17 +163,19 @@ def apply_rotary(X: torch.Tensor, positions=None, *, base: float = 10000.0) -> t
 
 
 class RotaryEmbedding(nn.Module):
-    """``RotaryEmbedding(dim, base=10000.0)``: a module wrapper of ``apply_rotary`` (no parameters).
+    """``RotaryEmbedding(dim, base=10000.0, layout="interleaved")``: a module wrapper of
+    ``apply_rotary`` (no parameters).
 
     ``forward(X, positions=None)``: ``X`` is ``(..., num_steps, dim)``; returns the same shape.
     """
 
-    def __init__(self, dim: int, base: float = 10000.0):
+    def __init__(self, dim: int, base: float = 10000.0, layout: str = "interleaved"):
         super().__init__()
         self.dim = check_positive_int("dim", dim)
         if self.dim % 2:
             raise ValueError(f"dim must be even (features are rotated in pairs), got {dim}")
         self.base = _check_base(base)
+        self.layout = _check_layout(layout)
 
     def forward(self, X, positions=None):
         X = as_tensor("X", X)
@@ -116,7 +183,7 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(
                 f"X must have dim={self.dim} features in its last axis, got shape {tuple(X.shape)}"
             )
-        return apply_rotary(X, positions, base=self.base)
+        return apply_rotary(X, positions, base=self.base, layout=self.layout)
 
 
 def alibi_slopes(num_heads: int) -> torch.Tensor:
@@ -139,26 +206,63 @@ def alibi_slopes(num_heads: int) -> torch.Tensor:
     return torch.tensor(power_of_two(lower) + extra)
 
 
-def relative_offsets(num_queries: int, num_keys: int | None = None, device=None) -> torch.Tensor:
-    """Integer matrix ``(num_queries, num_keys)`` of offsets ``j - i`` (key position minus query position)."""
+def _check_offset(query_offset) -> int:
+    if isinstance(query_offset, bool) or not isinstance(query_offset, int):
+        raise TypeError(f"query_offset must be an int, got {type(query_offset).__name__}")
+    if query_offset < 0:
+        raise ValueError(f"query_offset must be >= 0, got {query_offset}")
+    return int(query_offset)
+
+
+def relative_offsets(
+    num_queries: int, num_keys: int | None = None, device=None, *, query_offset: int = 0
+) -> torch.Tensor:
+    """Integer matrix ``(num_queries, num_keys)`` of offsets ``j - i`` (key position minus query position).
+
+    Keys sit at positions ``0 .. num_keys - 1``; queries at ``query_offset .. query_offset +
+    num_queries - 1`` (``query_offset = 0`` unless a KV cache holds earlier keys: then the new
+    queries come after them).
+    """
     num_queries = check_positive_int("num_queries", num_queries)
     num_keys = num_queries if num_keys is None else check_positive_int("num_keys", num_keys)
-    i = torch.arange(num_queries, device=device)[:, None]  # (Q, 1)
+    query_offset = _check_offset(query_offset)
+    i = torch.arange(query_offset, query_offset + num_queries, device=device)[:, None]  # (Q, 1)
     j = torch.arange(num_keys, device=device)[None, :]  # (1, K)
     return j - i  # (Q, K)
 
 
 def alibi_bias(
-    num_heads: int, num_queries: int, num_keys: int | None = None, device=None
+    num_heads: int,
+    num_queries: int,
+    num_keys: int | None = None,
+    device=None,
+    *,
+    query_offset: int = 0,
+    causal: bool = False,
 ) -> torch.Tensor:
-    """ALiBi's additive score bias ``(num_heads, num_queries, num_keys)``: ``-slope_h * |j - i|``.
+    """ALiBi's additive score bias ``(num_heads, num_queries, num_keys)``.
+
+    Query ``r`` sits at position ``i = query_offset + r`` and key ``j`` at position ``j``
+    (``query_offset`` is the number of cached positions before the new queries; with a KV cache,
+    the rows for the new queries equal the matching rows of the full, uncached bias).
+
+    - ``causal=False`` (default): ``-slope_h * |i - j|``, the symmetric form used for
+      bidirectional encoders, a later adaptation (Press et al. define ALiBi for causal models only).
+    - ``causal=True``: the paper's form, ``-slope_h * (i - j)`` for ``j <= i`` and ``-inf`` for
+      future keys ``j > i``, so the causal mask is built in (use it as an additive float mask, e.g.
+      ``attn_mask=`` of ``F.scaled_dot_product_attention``, without ``is_causal``).
 
     Add it to scores of shape ``(B, num_heads, Q, K)`` before the softmax. Every head penalizes far
     keys linearly, each with its own slope. It has no parameters and no maximum length.
     """
+    if not isinstance(causal, bool):
+        raise TypeError(f"causal must be True or False, got {type(causal).__name__}")
     slopes = alibi_slopes(num_heads).to(device)  # (h,)
-    dist = relative_offsets(num_queries, num_keys, device).abs().float()  # (Q, K)
-    return -slopes[:, None, None] * dist  # (h, Q, K)
+    offsets = relative_offsets(num_queries, num_keys, device, query_offset=query_offset)  # (Q, K)
+    bias = -slopes[:, None, None] * offsets.abs().float()  # (h, Q, K)
+    if causal:
+        bias = bias.masked_fill(offsets > 0, float("-inf"))  # keys after the query
+    return bias
 
 
 class RelativePositionBias(nn.Module):

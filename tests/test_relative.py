@@ -96,3 +96,114 @@ def test_learned_relative_bias_is_toeplitz_clipped_and_trainable():
 
 def test_relative_offsets():
     assert torch.equal(au.relative_offsets(2, 3), torch.tensor([[0, 1, 2], [-1, 0, 1]]))
+
+
+def test_rotation_sign_convention():
+    """R_a^T R_b = R_{b - a}: the score of query i and key j is q^T R_{j - i} k."""
+    d = 8
+    e = torch.eye(d)  # rotating the identity gives the matrices R_p as rows: (e R_p^T)
+    R = {p: au.apply_rotary(e, torch.full((d,), float(p))).T for p in (2, 5, 3)}  # R_p: (d, d)
+    assert torch.allclose(R[2].T @ R[5], R[3], atol=1e-5)  # R_2^T R_5 = R_{5-2}
+    q, k = torch.randn(d), torch.randn(d)
+    s = au.apply_rotary(q[None], [2.0]) @ au.apply_rotary(k[None], [5.0]).T
+    assert torch.allclose(s, q @ R[3] @ k, atol=1e-5)
+    # the offset is j - i = +3, the sign relative_offsets uses
+    assert au.relative_offsets(3, 6)[2, 5] == 3
+
+
+def test_rotate_half_layout_is_a_permutation_of_the_interleaved_one():
+    X = torch.randn(2, 3, 7, 16)
+    perm = au.rotary_permutation(16)
+    assert perm.tolist() == [0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15]
+    inter = au.apply_rotary(X)
+    half = au.apply_rotary(X[..., perm], layout="half")
+    assert torch.allclose(inter[..., perm], half, atol=1e-6)
+    assert torch.allclose(half[..., torch.argsort(perm)], inter, atol=1e-6)
+    # the same scores, so the two layouts are the same attention
+    q, k = torch.randn(7, 16), torch.randn(7, 16)
+    s_inter = au.apply_rotary(q) @ au.apply_rotary(k).T
+    s_half = (
+        au.apply_rotary(q[:, perm], layout="half") @ au.apply_rotary(k[:, perm], layout="half").T
+    )
+    assert torch.allclose(s_inter, s_half, atol=1e-5)
+    # but the layouts differ on the same features
+    assert not torch.allclose(au.apply_rotary(X), au.apply_rotary(X, layout="half"))
+    assert torch.allclose(au.RotaryEmbedding(16, layout="half")(X[..., perm]), half)
+
+
+def test_rotate_half_matches_the_hugging_face_formula():
+    X = torch.randn(5, 8)
+    x1, x2 = X[:, :4], X[:, 4:]
+    assert torch.equal(au.rotate_half(X), torch.cat((-x2, x1), dim=-1))
+    # half layout, position p, pair t: (x_t, x_{t+4}) turns by p * 10000**(-2t/8)
+    p, t = 3.0, 1
+    theta = p * 10000 ** (-2 * t / 8)
+    Y = au.apply_rotary(X[:1], [p], layout="half")
+    a, b = X[0, t].item(), X[0, t + 4].item()
+    want = (a * math.cos(theta) - b * math.sin(theta), a * math.sin(theta) + b * math.cos(theta))
+    assert math.isclose(Y[0, t].item(), want[0], abs_tol=1e-5)
+    assert math.isclose(Y[0, t + 4].item(), want[1], abs_tol=1e-5)
+
+
+def test_rotary_layout_errors():
+    with pytest.raises(ValueError, match="layout must be"):
+        au.apply_rotary(torch.randn(3, 4), layout="neox")
+    with pytest.raises(ValueError, match="layout must be"):
+        au.RotaryEmbedding(4, layout="rotate_half")
+    with pytest.raises(ValueError, match="dim must be even"):
+        au.rotary_permutation(5)
+    with pytest.raises(TypeError, match="dim must be an int"):
+        au.rotary_permutation(4.0)
+    with pytest.raises(ValueError, match="must be even"):
+        au.rotate_half(torch.randn(3, 5))
+
+
+def test_alibi_rows_for_a_cached_step_equal_the_full_bias():
+    full = au.alibi_bias(4, 10, 10)
+    for offset in (0, 3, 9):
+        step = au.alibi_bias(
+            4, 1, offset + 1, query_offset=offset
+        )  # one new query, all keys so far
+        assert torch.equal(step, full[:, offset : offset + 1, : offset + 1])
+    chunk = au.alibi_bias(4, 3, 10, query_offset=7)  # three new queries after 7 cached positions
+    assert torch.equal(chunk, full[:, 7:10, :])
+    causal_full = au.alibi_bias(4, 10, 10, causal=True)
+    causal_step = au.alibi_bias(4, 2, 6, query_offset=4, causal=True)
+    assert torch.equal(causal_step, causal_full[:, 4:6, :6])
+
+
+def test_alibi_causal_form_is_the_papers():
+    B = au.alibi_bias(2, 4, causal=True)
+    m = au.alibi_slopes(2)
+    i, j = torch.arange(4)[:, None], torch.arange(4)[None, :]
+    want = torch.where(j <= i, -m[:, None, None] * (i - j).float(), float("-inf"))
+    assert torch.equal(B, want)
+    # on the keys a causal query may see, the paper's form equals the symmetric one
+    sym = au.alibi_bias(2, 4)
+    keep = torch.isfinite(B)
+    assert torch.equal(B[keep], sym[keep])
+    # and a softmax over it has no NaN (the diagonal is always visible)
+    assert torch.isfinite(
+        torch.softmax(au.alibi_bias(3, 5, 9, query_offset=4, causal=True), -1)
+    ).all()
+
+
+def test_alibi_and_offset_errors():
+    with pytest.raises(TypeError, match="query_offset must be an int"):
+        au.alibi_bias(2, 3, query_offset=1.0)
+    with pytest.raises(TypeError, match="query_offset must be an int"):
+        au.alibi_bias(2, 3, query_offset=True)
+    with pytest.raises(ValueError, match="query_offset must be >= 0"):
+        au.alibi_bias(2, 3, query_offset=-1)
+    with pytest.raises(TypeError, match="causal must be True or False"):
+        au.alibi_bias(2, 3, causal=1)
+    with pytest.raises(TypeError):
+        au.alibi_bias(2, 3, 3, None, 1)  # query_offset is keyword-only
+    with pytest.raises(ValueError, match="num_keys must be positive"):
+        au.alibi_bias(2, 3, 0)
+
+
+def test_relative_offsets_with_query_offset():
+    assert torch.equal(
+        au.relative_offsets(2, 4, query_offset=2), torch.tensor([[-2, -1, 0, 1], [-3, -2, -1, 0]])
+    )
