@@ -57,3 +57,27 @@ def test_rejects_even_only_table_for_odd_width(capsys):
 
     assert not check_sinusoidal_encoding(even_only)
     assert "odd num_hiddens" in capsys.readouterr().out
+
+
+def test_table_for_d_plus_one_gets_the_exponent_hint(capsys):
+    def padded(n, d):
+        return au.sinusoidal_table(n, d + d % 2)[
+            :, :d
+        ]  # build an even table, drop the extra column
+
+    assert not check_sinusoidal_encoding(padded)
+    out = capsys.readouterr().out
+    assert "exponent" in out and "num_hiddens itself" in out, out
+    assert "last column is a sine" not in out, out
+
+
+def test_odd_width_with_cosine_last_gets_the_sine_hint(capsys):
+    def cos_last(n, d):
+        P = au.sinusoidal_table(n, d)
+        if d % 2:
+            i = d // 2
+            P[:, -1] = torch.cos(torch.arange(n) / 10000 ** (2 * i / d))
+        return P
+
+    assert not check_sinusoidal_encoding(cos_last)
+    assert "last column is a sine" in capsys.readouterr().out

@@ -71,10 +71,24 @@ def check_sinusoidal_encoding(fn, verbose: bool = True) -> bool:
         expect_close(call(300, 16), _table(300, 16), "wrong values for large positions", atol=1e-3)
 
     def odd_width():
+        P, want = call(10, 5), _table(10, 5)
+        if torch.allclose(P, _table(10, 6)[:, :5], atol=1e-4):
+            raise Mismatch(
+                "every frequency is off: you used the width 6 in the exponent for num_hiddens = 5 "
+                "(a table built for num_hiddens + 1 with its last column dropped?); "
+                "omega_i = 1 / 10000**(2i / num_hiddens) with the odd num_hiddens itself"
+            )
+        if torch.allclose(P[:, :-1], want[:, :-1], atol=1e-4):
+            expect_close(
+                P[:, -1],
+                want[:, -1],
+                "with an odd num_hiddens the last column is a sine, sin(p * omega_(d // 2))",
+                atol=1e-4,
+            )
         expect_close(
-            call(10, 5),
-            _table(10, 5),
-            "with an odd num_hiddens the last column is a sine",
+            P,
+            want,
+            "with an odd num_hiddens the values differ from sin/cos(p / 10000**(2i / num_hiddens))",
             atol=1e-4,
         )
 
