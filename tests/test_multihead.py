@@ -162,3 +162,87 @@ def test_forward_errors_name_the_argument():
         m(x, x, x, torch.tensor([4, 1]))
     with pytest.raises(TypeError, match="queries must hold floating-point"):
         m(torch.ones(2, 3, 8, dtype=torch.long), x, x)
+
+
+# --- lesson 05's d2l setup (attention_utils._colab): nothing is installed here --------------------
+
+
+def fake_env(present):
+    installed = []
+    return (lambda name: name in present), installed.append, installed
+
+
+def test_ensure_d2l_does_nothing_when_everything_is_there():
+    from attention_utils._colab import D2L_IMPORTS, ensure_d2l
+
+    is_present, install, installed = fake_env({"d2l", *D2L_IMPORTS})
+    assert ensure_d2l(is_present=is_present, install=install) == []
+    assert installed == []
+
+
+def test_ensure_d2l_on_this_machine_installs_nothing():
+    from attention_utils._colab import ensure_d2l
+
+    pytest.importorskip("d2l")
+    calls = []
+    assert ensure_d2l(install=calls.append) == [] and calls == []
+
+
+def test_ensure_d2l_installs_d2l_without_deps_and_only_the_missing_modules(capsys):
+    from attention_utils._colab import ensure_d2l
+
+    is_present, install, installed = fake_env({"torchvision", "requests", "scipy"})
+    done = ensure_d2l(is_present=is_present, install=install, torch_version="2.14.1+cu130")
+    assert (
+        installed
+        == done
+        == [
+            ["--no-deps", "d2l==1.0.3"],
+            ["pandas", "pillow", "matplotlib-inline"],
+        ]
+    )
+    assert "installing for d2l: --no-deps d2l==1.0.3" in capsys.readouterr().out
+
+
+def test_ensure_d2l_pins_torchvision_to_the_installed_torch():
+    from attention_utils._colab import D2L_IMPORTS, ensure_d2l
+
+    present = {"d2l", *D2L_IMPORTS} - {"torchvision"}
+    is_present, install, installed = fake_env(present)
+    ensure_d2l(is_present=is_present, install=install, torch_version="2.5.1")
+    assert installed == [["torchvision==0.20.1"]]
+
+
+@pytest.mark.parametrize(
+    "version, want",
+    [
+        ("2.14.1+cu130", "torchvision==0.29.1"),
+        ("2.5.1", "torchvision==0.20.1"),
+        ("2.8.0+cpu", "torchvision==0.23.0"),
+        ("3.0.0", "torchvision"),
+        ("2.6.0a0", "torchvision"),
+    ],
+)
+def test_torchvision_requirement(version, want):
+    from attention_utils._colab import torchvision_requirement
+
+    assert torchvision_requirement(version) == want
+
+
+def test_torchvision_requirement_matches_this_machine():
+    from attention_utils._colab import torchvision_requirement
+
+    tv = pytest.importorskip("torchvision")
+    pin = torchvision_requirement(torch.__version__)
+    assert pin == "torchvision==" + tv.__version__.split("+")[0]
+
+
+def test_ensure_d2l_bad_arguments():
+    from attention_utils._colab import ensure_d2l, torchvision_requirement
+
+    with pytest.raises(TypeError, match="install"):
+        ensure_d2l(install="pip")
+    with pytest.raises(TypeError, match="is_present"):
+        ensure_d2l(is_present=None)
+    with pytest.raises(TypeError, match="torch_version"):
+        torchvision_requirement(2.5)
