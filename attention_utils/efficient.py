@@ -3,17 +3,24 @@
 Layout throughout: queries ``(B, H, Q, d)``, keys ``(B, H, K, d)``, values ``(B, H, K, d_v)``
 (batch, heads, positions, features per head), the layout of ``F.scaled_dot_product_attention``.
 Masks follow SDPA too: a boolean ``attn_mask`` broadcastable to ``(B, H, Q, K)``, ``True`` = may
-attend; ``is_causal=True`` lets query ``i`` see keys ``j <= i``. Unlike SDPA, a query with no key to
-attend to gets a zero output here, never NaN (the package's convention).
+attend; ``is_causal=True`` lets query ``i`` see keys ``j <= i``. A query with no key to attend to
+gets a zero output here, never NaN (the package's convention). SDPA agrees on recent PyTorch: on
+torch 2.14 (CPU, both the fused and the math backend, boolean or ``-inf`` float mask) it returns 0
+for such a row too (measured); ``nn.MultiheadAttention`` and older SDPA builds return NaN there.
 
 * ``naive_attention`` materializes the ``(Q, K)`` weights: O(n²) memory.
 * ``blocked_attention`` walks over the keys in blocks with a running max and a running sum (the
-  online softmax behind FlashAttention): the same numbers, O(n · block) extra memory.
+  online softmax of Milakov & Gimelshein 2018, used for blocked attention by Rabe & Staats 2021 and
+  FlashAttention, Dao et al. 2022): the same numbers, O(n · block) extra memory in a forward pass.
+  ``online_softmax_trace`` records its running max and sum on one row, block by block.
 * ``sliding_window_attention`` lets query ``i`` see only keys within ``window`` of it: O(n · window)
   time and memory, but a far key is out of reach in one layer.
-* ``linear_attention`` replaces ``exp(q·k)`` by ``φ(q)·φ(k)``: O(n) cost, a different model.
+  ``sliding_window_reach`` says which inputs a stack of such layers can reach.
+* ``linear_attention`` replaces ``exp(q·k)`` by ``φ(q)·φ(k)`` with ``φ = elu + 1`` (Katharopoulos
+  et al. 2020): O(n) cost, a different model.
 
-The measuring helpers (``time_call``, ``peak_memory``, ``attention_flops``, ``fit_slope``) and
+The measuring helpers (``time_call``, ``peak_memory``, ``saved_for_backward``, ``attention_flops``,
+``fit_slope``) and
 ``benchmark_attention`` / ``format_table`` are what lesson 08 and ``benchmarks/attention.py`` both use.
 """
 
@@ -37,12 +44,15 @@ from ._checks import check_floating, check_ndim, check_positive_int
 __all__ = [
     "naive_attention",
     "blocked_attention",
+    "online_softmax_trace",
     "sliding_window_attention",
     "sliding_window_mask",
+    "sliding_window_reach",
     "linear_attention",
     "attention_flops",
     "time_call",
     "peak_memory",
+    "saved_for_backward",
     "fit_slope",
     "BenchmarkRow",
     "benchmark_attention",
@@ -161,6 +171,11 @@ def blocked_attention(
     ``is_causal=True`` (the causal mask is built one ``(Q, block_size)`` block at a time). A caller's
     ``attn_mask`` is only viewed, block by block. Half-precision inputs are accumulated in float32,
     as FlashAttention does.
+
+    That memory bound holds for a forward pass without gradients. Under autograd, PyTorch saves every
+    block's tensors for the backward pass, so a training step holds O(Q · K) again (more than
+    ``naive_attention``; see ``saved_for_backward``). FlashAttention avoids that with its own
+    backward pass, which recomputes each block's scores from q, k and the per-row max and sum.
     """
     _check_qkv4(q, k, v)
     _check_causal(is_causal)
@@ -200,6 +215,59 @@ def blocked_attention(
     return out.to(q.dtype)  # (B, H, Q, d_v)
 
 
+def online_softmax_trace(scores, block_size: int) -> dict[str, torch.Tensor]:
+    """The online softmax on one row of scores, recorded block by block (for figures and widgets).
+
+    ``scores`` ``(K,)``, with ``-inf`` for masked keys. Visits blocks of ``block_size`` keys; after
+    block ``t`` (of ``T = ceil(K / block_size)``) it records
+
+    * ``block_max[t]``: the largest score in block ``t``,
+    * ``m[t]``: the running max after block ``t``, ``m_t = max(m_{t-1}, block_max[t])``,
+    * ``rescale[t]``: ``exp(m_{t-1} - m_t)``, the factor applied to the old sum (0 at the first
+      block, where nothing has been summed; 1 whenever the max did not rise),
+    * ``ell[t]``: the running sum ``ell_t = ell_{t-1} · rescale[t] + Σ exp(s_blk - m_t)``,
+    * ``rose[t]``: True where block ``t`` raised the running max (block 0 counts when finite).
+
+    Each of these is ``(T,)``; ``starts`` ``(T,)`` holds each block's first key and ``weights``
+    ``(K,)`` the final ``exp(scores - m) / ell`` (zeros if every key is masked). While the running
+    max is still ``-inf`` (only masked keys so far) the shift is 0, so no NaN appears.
+    """
+    if not isinstance(scores, torch.Tensor):
+        raise TypeError(f"scores must be a torch.Tensor, got {type(scores).__name__}")
+    check_floating("scores", scores)
+    check_ndim("scores", scores, 1, "(num_keys,)")
+    block_size = check_positive_int("block_size", block_size)
+    if scores.numel() == 0:
+        raise ValueError("scores must hold at least one key")
+    if torch.isnan(scores).any() or (scores == float("inf")).any():
+        raise ValueError("scores must not contain NaN or +inf (use -inf for a masked key)")
+    m = torch.tensor(float("-inf"), dtype=scores.dtype)
+    ell = torch.tensor(0.0, dtype=scores.dtype)
+    record: dict[str, list] = {
+        k: [] for k in ("starts", "block_max", "m", "rescale", "ell", "rose")
+    }
+    for start in range(0, scores.numel(), block_size):
+        block = scores[start : start + block_size]  # (b,)
+        m_new = torch.maximum(m, block.max())
+        shift = torch.nan_to_num(m_new, neginf=0.0)  # 0 while only masked keys were seen
+        rescale = torch.exp(m - shift)  # exp(m_old - m_new); 0 while nothing was summed
+        ell = ell * rescale + torch.exp(block - shift).sum()
+        record["starts"].append(start)
+        record["block_max"].append(block.max())
+        record["m"].append(m_new)
+        record["rescale"].append(rescale)
+        record["ell"].append(ell)
+        record["rose"].append(bool(m_new > m))
+        m = m_new
+    shift = torch.nan_to_num(m, neginf=0.0)
+    weights = torch.exp(scores - shift) / ell if ell > 0 else torch.zeros_like(scores)
+    out = {k: torch.stack(record[k]) for k in ("block_max", "m", "rescale", "ell")}
+    out["starts"] = torch.tensor(record["starts"])
+    out["rose"] = torch.tensor(record["rose"])
+    out["weights"] = weights
+    return out
+
+
 def sliding_window_mask(n: int, window: int, *, causal: bool = False, device=None) -> torch.Tensor:
     """Boolean ``(n, n)`` mask, ``True`` where query ``i`` may see key ``j``.
 
@@ -221,6 +289,23 @@ def _check_window(window) -> int:
     if window < 0:
         raise ValueError(f"window must be >= 0 (0 = each position sees only itself), got {window}")
     return int(window)
+
+
+def sliding_window_reach(n: int, window: int, layers: int, *, causal: bool = False) -> torch.Tensor:
+    """Boolean ``(n, n)``: ``True`` where input position ``j`` can influence output ``i`` after
+    ``layers`` stacked sliding-window attention layers (each one ``sliding_window_mask(n, window)``).
+
+    One layer lets ``i`` read ``j`` when ``|i - j| <= window``; a stack chains them, so the reach
+    is the boolean matrix power of the mask. It is again a band, of half-width
+    ``min(layers · window, n - 1)`` (causal: looking back only). This is what the masks allow; with
+    real weights a path's influence can be tiny, but it is never exactly zero on a reachable path.
+    """
+    layers = check_positive_int("layers", layers)
+    one = sliding_window_mask(n, window, causal=causal).double()  # (n, n)
+    reach = one
+    for _ in range(layers - 1):
+        reach = ((reach @ one) > 0).double()  # (n, n) @ (n, n) -> (n, n)
+    return reach > 0  # (n, n)
 
 
 def sliding_window_attention(
@@ -442,6 +527,37 @@ def peak_memory(fn: Callable, *args, **kwargs) -> int:
     return int(tracker.peak)
 
 
+def saved_for_backward(fn: Callable, *args, **kwargs) -> int:
+    """Bytes that autograd keeps for the backward pass of ``fn(*args, **kwargs)``, beyond the inputs.
+
+    The tensor arguments are copied and marked ``requires_grad``; every tensor that autograd saves
+    while ``fn`` runs (through ``torch.autograd.graph.saved_tensors_hooks``) is counted once per
+    storage, except the inputs' own storages. This is the memory a training step must hold from the
+    forward pass until the backward pass, per attention layer. Exact and the same on every machine
+    for the same code and backend, also for fused kernels such as SDPA: what they save is visible.
+    """
+    copies = [
+        a.detach().clone().requires_grad_(a.is_floating_point())
+        if isinstance(a, torch.Tensor)
+        else a
+        for a in args
+    ]
+    # (the graph keeps every saved tensor alive until ``out`` is dropped, so no address is reused)
+    inputs = {a.untyped_storage().data_ptr() for a in copies if isinstance(a, torch.Tensor)}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in inputs:
+            saved[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn(*copies, **kwargs)
+    del out
+    return int(sum(saved.values()))
+
+
 def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     """Least-squares slope of ``log y`` against ``log x``: the exponent p in ``y ≈ c · x^p``."""
     if len(xs) != len(ys) or len(xs) < 2:
@@ -467,7 +583,8 @@ class BenchmarkRow:
     ``seconds`` is the median of the timed runs (one sample when ``repeats=1``: a smoke test, not a
     measurement); ``peak_bytes`` is above the inputs, -1 when the method ran out of memory (then the
     time, the difference and both ratios are NaN). ``max_diff`` is the largest absolute difference
-    from the method's reference output (see ``benchmark_attention``).
+    from the method's reference output (see ``benchmark_attention``); it is NaN for SDPA's own row,
+    which is the reference and has nothing to be compared with, and ``format_table`` prints "—" there.
     """
 
     method: str
@@ -524,8 +641,9 @@ def benchmark_attention(
     ``nn.MultiheadAttention``) take ``x`` of shape ``(batch, n, heads · head_dim)`` and include the
     four projections in their FLOPs. ``max_diff`` compares ``naive`` and ``blocked`` with SDPA, the
     package's ``mha_*`` with ``nn.MultiheadAttention``, and ``torch_mha`` with ``mha_reference`` (so no
-    row is compared with itself; SDPA's own row shows NaN). On CUDA an out-of-memory method gets a
-    row of NaNs. The weights of the ``mha_*`` layers come from ``seed`` without touching the
+    row is compared with itself). SDPA's own row has ``max_diff = NaN``, which ``format_table``
+    prints as "—". On CUDA an out-of-memory method gets a row with NaN times and ``peak_bytes = -1``
+    (printed "OOM"). The weights of the ``mha_*`` layers come from ``seed`` without touching the
     caller's global random state (``torch.random.fork_rng``).
     """
     unknown = set(methods) - set(METHODS)
@@ -594,7 +712,10 @@ def benchmark_attention(
 
 
 def format_table(rows: Sequence[BenchmarkRow]) -> str:
-    """The benchmark as a fixed-width text table, one row per (n, method)."""
+    """The benchmark as a fixed-width text table, one row per (n, method).
+
+    A NaN ``max_diff`` (SDPA's own row: the reference) prints as "—"; ``peak_bytes = -1`` as "OOM".
+    """
     head = f"{'n':>6}  {'method':<14}{'time ms':>10}{'TFLOP/s':>9}{'peak MiB':>10}{'time/SDPA':>10}{'mem/SDPA':>9}{'max diff':>10}"
     lines = [head, "-" * len(head)]
     for r in rows:

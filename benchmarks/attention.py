@@ -10,8 +10,10 @@ Measures, for each sequence length n (forward pass, no gradients):
 * ``torch_mha``      torch.nn.MultiheadAttention, need_weights=False
 
 The ``mha_*`` rows include the four width × width projections in their FLOPs. ``max diff`` compares
-each output with SDPA's (with torch's MultiheadAttention for the ``mha_*`` rows). The measuring code
-is ``attention_utils.efficient.benchmark_attention``, the same function lesson 08 calls.
+``naive`` and ``blocked`` with SDPA, the package's ``mha_*`` with torch's MultiheadAttention, and
+``torch_mha`` with ``mha_reference``; SDPA's own row is the reference and prints "—" there (NaN in
+``BenchmarkRow.max_diff``). The measuring code is ``attention_utils.efficient.benchmark_attention``,
+the same function lesson 08 calls.
 
 Examples:
     python benchmarks/attention.py --smoke                       # a few seconds on CPU

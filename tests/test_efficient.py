@@ -348,3 +348,89 @@ def test_fast_path_gradients_flow():
     mha(x, x, x).sum().backward()
     for g1, p in zip(fast, mha.parameters(), strict=True):
         assert torch.allclose(g1, p.grad, atol=1e-5)
+
+
+# --- online-softmax trace, window reach, memory saved for backward --------------------------------
+
+
+def test_online_softmax_trace_matches_softmax_and_records_the_rises():
+    from attention_utils.efficient import online_softmax_trace
+
+    s = torch.tensor([0.0, 1.0, -1.0, 4.0, 2.0, 3.0, 9.0], dtype=torch.float64)
+    t = online_softmax_trace(s, 3)  # blocks [0, 1, -1], [4, 2, 3], [9]
+    assert t["starts"].tolist() == [0, 3, 6]
+    assert t["m"].tolist() == [1.0, 4.0, 9.0]
+    assert t["rose"].tolist() == [True, True, True]
+    assert t["rescale"][0] == 0  # nothing summed before the first block
+    assert torch.allclose(
+        t["rescale"][1:], torch.exp(torch.tensor([1.0 - 4.0, 4.0 - 9.0])).double()
+    )
+    assert torch.allclose(t["ell"][-1], torch.exp(s - 9.0).sum())
+    assert torch.allclose(t["weights"], torch.softmax(s, 0))
+    flat = online_softmax_trace(torch.tensor([5.0, 0.0, 1.0, 2.0]), 2)
+    assert flat["rose"].tolist() == [True, False] and flat["rescale"][1] == 1.0
+
+
+def test_online_softmax_trace_guards_a_fully_masked_first_block():
+    from attention_utils.efficient import online_softmax_trace
+
+    s = torch.tensor([float("-inf")] * 3 + [1.0, 2.0])
+    t = online_softmax_trace(s, 3)
+    assert not any(torch.isnan(t[k]).any() for k in ("m", "ell", "rescale", "weights"))
+    assert torch.allclose(t["weights"], torch.softmax(s, 0))
+    assert torch.equal(
+        online_softmax_trace(torch.full((4,), float("-inf")), 2)["weights"], torch.zeros(4)
+    )
+    with pytest.raises(ValueError, match="scores"):
+        online_softmax_trace(torch.tensor([1.0, float("nan")]), 2)
+    with pytest.raises(ValueError, match="scores"):
+        online_softmax_trace(torch.ones(2, 2), 2)
+    with pytest.raises(ValueError, match="block_size"):
+        online_softmax_trace(torch.ones(3), 0)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_sliding_window_reach_is_a_band_of_layers_times_window(causal):
+    from attention_utils.efficient import sliding_window_reach
+
+    for window, layers in ((1, 1), (2, 3), (3, 4), (4, 9)):
+        want = sliding_window_mask(20, min(window * layers, 19), causal=causal)
+        assert torch.equal(sliding_window_reach(20, window, layers, causal=causal), want)
+    with pytest.raises(ValueError, match="layers"):
+        sliding_window_reach(8, 1, 0)
+
+
+def test_sliding_window_reach_agrees_with_real_stacked_layers():
+    from attention_utils.efficient import sliding_window_reach
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 1, 24, 8, generator=g, dtype=torch.float64)
+    x_far = x.clone()
+    x_far[:, :, 23] += 3.0
+    for layers in (1, 2, 3):
+        a, b = x, x_far
+        for _ in range(layers):
+            a = sliding_window_attention(a, a, a, 2)
+            b = sliding_window_attention(b, b, b, 2)
+        moved = (a - b).abs().amax(dim=(0, 1, 3)) > 0  # (n,)
+        assert torch.equal(moved, sliding_window_reach(24, 2, layers)[:, 23])
+
+
+def test_saved_for_backward_naive_quadratic_sdpa_linear():
+    from attention_utils.efficient import saved_for_backward
+
+    sizes = {}
+    for n in (64, 128):
+        q, k, v = qkv(B=1, H=2, Q=n, K=n, d=16, dtype=torch.float32)
+        sizes[n] = [
+            saved_for_backward(f, q, k, v)
+            for f in (naive_attention, F.scaled_dot_product_attention, blocked_attention)
+        ]
+    naive, sdpa, _ = sizes[128]
+    assert naive >= 2 * 128 * 128 * 4  # the (B, H, n, n) weights are saved
+    assert sizes[128][0] / sizes[64][0] > 3.5  # quadratic
+    assert sizes[128][1] / sizes[64][1] < 2.5  # SDPA: linear (output and per-row statistics)
+    assert sdpa < naive / 4
+    with torch.no_grad():  # it enables grad itself and leaves the caller's setting alone
+        assert saved_for_backward(naive_attention, q, k, v) == naive
+    assert q.grad is None  # the inputs were copied, not marked

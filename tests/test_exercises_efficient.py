@@ -66,6 +66,19 @@ def in_place(scores, block_size):
     return online_softmax(scores, block_size)
 
 
+def blocks_then_wrong_axis(scores, block_size):
+    """Looks at the blocks, then takes the softmax along the wrong axis."""
+    _ = [scores[:, start : start + block_size] for start in range(0, scores.shape[-1], block_size)]
+    return torch.softmax(scores, dim=0)
+
+
+def test_plain_softmax_gets_the_block_hint_not_the_nan_hint(capsys):
+    assert not check_online_softmax(lambda s, b: torch.softmax(s, dim=-1))
+    out = capsys.readouterr().out
+    assert "visits blocks: no step of your function looked" in out
+    assert "NaN" not in out
+
+
 def stub(scores, block_size):
     raise NotImplementedError
 
@@ -98,8 +111,11 @@ def test_online_softmax_accepts_another_blocked_answer(capsys):
         (nan_on_masked_block, "NaN for a block of -inf scores"),
         (in_place, "changed its input in place"),
         (stub, "not implemented yet"),
-        (lambda s, b: torch.softmax(s, dim=0), "plain softmax over the last axis"),
+        (blocks_then_wrong_axis, "plain softmax over the last axis"),
+        (lambda s, b: torch.softmax(s, dim=0), "no step of your function looked"),
         (lambda s, b: torch.softmax(s, dim=-1).nan_to_num(), "no step of your function looked"),
+        # plain softmax gives NaN on the all-masked row: the block hint must come first (issue 9)
+        (lambda s, b: torch.softmax(s, dim=-1), "no step of your function looked"),
     ],
 )
 def test_online_softmax_rejects_wrong_answers(wrong, hint, capsys):
@@ -130,6 +146,12 @@ def test_window_mask_accepts_the_reference(capsys):
         (lambda n, w, c: window_mask(n, w, c).T, "looks into the future"),
         (lambda n, w, c: window_mask(n, w, False), "causal: query i should see keys"),
         (lambda n, w, c: window_mask(n, max(w, 1), c), "window = 0 should keep only the diagonal"),
+        (lambda n, w, c: ~window_mask(n, w, c), "your mask is inverted"),
+        (lambda n, w, c: (~window_mask(n, w, c)).float(), "your mask is inverted"),
+        (
+            lambda n, w, c: ~window_mask(n, w, c) if c else window_mask(n, w, c),
+            "your mask is inverted",
+        ),
     ],
 )
 def test_window_mask_rejects_wrong_answers(wrong, hint, capsys):
@@ -137,3 +159,10 @@ def test_window_mask_rejects_wrong_answers(wrong, hint, capsys):
     out = capsys.readouterr().out
     assert out.startswith("❌ check_window_mask")
     assert hint in out
+
+
+def test_inverted_window_mask_names_the_convention(capsys):
+    assert not check_window_mask(lambda n, w, c: ~window_mask(n, w, c))
+    out = capsys.readouterr().out
+    assert "True means 'query i may attend to key j'" in out
+    assert "scaled_dot_product_attention" in out

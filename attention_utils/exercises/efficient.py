@@ -36,10 +36,22 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
     returns ``exp(scores - m) / ell`` of the same shape. Entries equal to ``-inf`` are masked keys
     (weight 0); a row that is entirely ``-inf`` must come out as zeros, never NaN.
 
-    The last case watches the torch operations the function runs (a ``TorchFunctionMode``): one of
+    The first case watches the torch operations the function runs (a ``TorchFunctionMode``): one of
     them must return a tensor with an axis of length ``block_size``, i.e. a block of keys. A plain
-    ``torch.softmax`` gives the right numbers but never looks at a block, so it is rejected.
+    ``torch.softmax`` gives the right numbers (except NaN for an all-masked row) but never looks at a
+    block, so it is rejected first, with that hint, before any check of the numbers.
     """
+
+    def visits_blocks():
+        s = _scores(2, 8, seed=6)  # blocks of 3, 3 and 2 keys; no other axis has length 3
+        with _ShapeSpy() as spy:
+            fn(s.clone(), 3)
+        if not any(3 in shape for shape in spy.shapes):
+            raise Mismatch(
+                "no step of your function looked at a block of block_size keys: visit the keys "
+                "block by block (scores[:, start:start + block_size]) with a running max and a "
+                "running sum; a plain softmax over all keys is not the exercise"
+            )
 
     def one_block():
         s = _scores(3, 6)
@@ -115,26 +127,14 @@ def check_online_softmax(fn, verbose: bool = True) -> bool:
         if not torch.equal(s, before):
             raise Mismatch("your function changed its input in place; return a new tensor")
 
-    def visits_blocks():
-        s = _scores(2, 8, seed=6)  # blocks of 3, 3 and 2 keys; no other axis has length 3
-        with _ShapeSpy() as spy:
-            w = fn(s.clone(), 3)
-        expect_close(w, torch.softmax(s, dim=-1), "wrong weights for 8 keys in blocks of 3")
-        if not any(3 in shape for shape in spy.shapes):
-            raise Mismatch(
-                "the weights are right, but no step of your function looked at a block of "
-                "block_size keys: visit the keys block by block (scores[:, start:start + block_size]) "
-                "with a running max and a running sum; a plain softmax over all keys is not the exercise"
-            )
-
     cases = [
+        ("visits blocks", visits_blocks),
         ("one block", one_block),
         ("partial last block", partial_block),
         ("rising max", rising_max),
         ("large scores", large_scores),
         ("masked block", masked_block),
         ("input", leaves_input_alone),
-        ("visits blocks", visits_blocks),
     ]
     return run_checks("check_online_softmax", cases, verbose=verbose)
 
@@ -145,22 +145,39 @@ def _band(n: int, window: int, causal: bool) -> torch.Tensor:
     return ((i - j >= 0) & (i - j <= window)) if causal else ((i - j).abs() <= window)
 
 
+INVERTED_HINT = (
+    "your mask is inverted: here True means 'query i may attend to key j' (the convention of "
+    "F.scaled_dot_product_attention's boolean attn_mask and of this package); you returned True for "
+    "the keys to ignore, the convention of nn.MultiheadAttention's masks. Return ~mask"
+)
+
+
+def _expect_band(m, n: int, window: int, causal: bool) -> torch.Tensor:
+    """The wanted band; raises the mask-convention hint if ``m`` is exactly its complement."""
+    want = _band(n, window, causal)
+    if isinstance(m, torch.Tensor) and m.shape == want.shape and torch.equal(m.bool(), ~want):
+        raise Mismatch(INVERTED_HINT)
+    return want
+
+
 def check_window_mask(fn, verbose: bool = True) -> bool:
     """Check ``fn(n, window, causal) -> mask``: a boolean ``(n, n)`` mask, True where query i may see key j.
 
     Non-causal: ``|i - j| <= window``. Causal: ``0 <= i - j <= window`` (the window looks back only).
+    True means "may attend" (SDPA's convention); a mask with True = ignore gets a hint that says so.
     """
 
     def boolean_shape():
         m = expect_shape(fn(5, 1, False), (5, 5))
+        _expect_band(m, 5, 1, False)
         if m.dtype != torch.bool:
             raise Mismatch(
                 f"the mask should be a boolean tensor (True = may attend), got dtype {m.dtype}"
             )
 
     def symmetric():
-        m = fn(6, 2, False)
-        want = _band(6, 2, False)
+        m = expect_shape(fn(6, 2, False), (6, 6))
+        want = _expect_band(m, 6, 2, False)
         if torch.equal(m, (torch.arange(6)[:, None] - torch.arange(6)[None, :]).abs() < 2):
             raise Mismatch(
                 "off by one: a window of 2 includes keys at distance exactly 2 (use <=, not <)"
@@ -171,8 +188,8 @@ def check_window_mask(fn, verbose: bool = True) -> bool:
             )
 
     def causal():
-        m = fn(6, 2, True)
-        want = _band(6, 2, True)
+        m = expect_shape(fn(6, 2, True), (6, 6))
+        want = _expect_band(m, 6, 2, True)
         if torch.equal(m, want.T):
             raise Mismatch(
                 "your causal window looks into the future: query i should see keys i - window .. i (lower triangle)"
