@@ -58,6 +58,8 @@ class Variant(nn.Module):
                 if self.bug == "repeat"
                 else valid_lens.repeat_interleave(self.h)
             )
+            if self.bug == "mask_one_too_many":
+                lens = (lens - 1).clamp(min=1)
             s = scores.reshape(B * self.h, scores.shape[-2], scores.shape[-1])
             w = masked_softmax(s, lens).reshape(scores.shape)
         else:
@@ -108,7 +110,8 @@ def test_accepts_module_with_biases(capsys):
         ("scale_by_D", "values", "divided by sqrt(num_hiddens)"),
         ("no_scale", "values", "divided by nothing"),
         ("repeat", "key padding mask", "repeat_interleave"),
-        ("ignore_mask", "key padding mask", "valid_lens[b]"),
+        ("ignore_mask", "key padding mask", "forward ignores valid_lens"),
+        ("mask_one_too_many", "key padding mask", "positions >= valid_lens[b], and only those"),
         ("hardcoded_heads", "3 heads", "hard-coded"),
     ],
 )
@@ -118,6 +121,17 @@ def test_rejects_classic_mistakes(capsys, bug, label, hint):
     assert out.startswith("❌ check_multihead_attention: ")
     assert f": {label}:" in out or not label
     assert hint in out, out
+
+
+@pytest.mark.parametrize("bug", ["repeat", "mask_one_too_many"])
+def test_wrong_masks_are_not_called_ignored(capsys, bug):
+    ok, out = run(capsys, bugged(bug))
+    assert not ok and "ignores valid_lens" not in out, out
+
+
+def test_ignored_lengths_are_not_blamed_on_repeat(capsys):
+    ok, out = run(capsys, bugged("ignore_mask"))
+    assert not ok and "repeat_interleave" not in out, out
 
 
 def test_rejects_a_function_that_returns_no_module(capsys):

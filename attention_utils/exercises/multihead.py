@@ -175,13 +175,29 @@ def check_multihead_attention(cls_or_fn, verbose: bool = True) -> bool:
         lens = torch.tensor([2, 4])
         got = _call(state["model"], q, kv, kv, lens.clone())
         want = _call(state["ref"], q, kv, kv, lens)
-        expect_close(
-            got,
-            want,
-            "with valid_lens the output differs: every head of sequence b must use valid_lens[b]. With the "
-            "heads folded into the batch as (B * h, ...), repeat each length h times in a row "
-            "(repeat_interleave), not the whole list (repeat)",
-        )
+        try:
+            expect_close(got, want, "with valid_lens the output differs from the reference")
+        except Mismatch:
+            if torch.allclose(got, _call(state["ref"], q, kv, kv), atol=1e-5):
+                raise Mismatch(
+                    "with valid_lens=[2, 4] the output equals the unmasked output: forward ignores "
+                    "valid_lens. Mask the scores of keys at positions >= valid_lens[b] before the "
+                    "softmax (au.masked_softmax does it), in every head"
+                ) from None
+            cycled = lens.repeat(H).view(B, H)  # (B, h): what .repeat gives row b * h + head
+            if torch.allclose(
+                got, _reference_with_head_lens(state["ref"], q, kv, cycled), atol=1e-5
+            ):
+                raise Mismatch(
+                    "with valid_lens the heads of sequence b use another sequence's length: with the "
+                    "heads folded into the batch as (B * h, ...), row b * h + head belongs to sequence "
+                    "b, so repeat each length h times in a row (repeat_interleave), not the whole "
+                    "list (repeat)"
+                ) from None
+            raise Mismatch(
+                "with valid_lens the output differs: every head of sequence b must ignore the keys at "
+                "positions >= valid_lens[b], and only those"
+            ) from None
 
     def cross_lengths():
         q, kv = _randn(B, 3, D, seed=12), _randn(B, 6, D, seed=13)
@@ -227,3 +243,21 @@ def _matches_with_scale(ref, queries, kv, num_heads: int, scale: float, got: tor
         w = torch.softmax(q @ k.transpose(-2, -1) / scale, dim=-1)  # (B, h, n, K)
         out = (w @ v).transpose(1, 2).reshape(B, n, D)  # (B, n, h, d_head) -> (B, n, D)
         return torch.allclose(ref.W_o(out), got, atol=1e-5)
+
+
+def _reference_with_head_lens(ref, queries, kv, head_lens: torch.Tensor) -> torch.Tensor:
+    """The reference output when head ``i`` of sequence ``b`` keeps keys ``< head_lens[b, i]``.
+
+    queries ``(B, n, D)``, kv ``(B, K, D)``, head_lens ``(B, h)`` -> ``(B, n, D)``.
+    """
+    B, n, D = queries.shape
+    K, h = kv.shape[1], head_lens.shape[1]
+    with torch.no_grad():
+        q = ref.W_q(queries).view(B, n, h, -1).transpose(1, 2)  # (B, h, n, d_head)
+        k = ref.W_k(kv).view(B, K, h, -1).transpose(1, 2)  # (B, h, K, d_head)
+        v = ref.W_v(kv).view(B, K, h, -1).transpose(1, 2)  # (B, h, K, d_head)
+        scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5  # (B, h, n, K)
+        keep = torch.arange(K)[None, None, None, :] < head_lens[:, :, None, None]  # (B, h, 1, K)
+        w = torch.softmax(scores.masked_fill(~keep, float("-inf")), dim=-1)  # (B, h, n, K)
+        out = (w @ v).transpose(1, 2).reshape(B, n, D)  # (B, n, h, d_head) -> (B, n, D)
+        return ref.W_o(out)
