@@ -20,6 +20,7 @@ from typing import NamedTuple
 import torch
 
 from ._checks import check_positive_int
+from .seeding import set_seed
 from .transformer import _check_positive_float
 
 __all__ = ["TASKS", "TaskSplit", "make_sequence_task", "sequence_accuracy", "train_tagger"]
@@ -147,7 +148,9 @@ def train_tagger(
     """Train ``model`` (token ids ``(B, T)`` -> logits ``(B, T, C)``) with Adam and cross-entropy.
 
     The loop of lesson 07: ``num_steps`` minibatches of ``batch_size`` rows of ``X``/``Y`` drawn
-    with a generator seeded by ``seed``, learning rate ``lr`` decayed linearly to 0 over the steps.
+    with the generator that ``au.set_seed(seed)`` returns, learning rate ``lr`` decayed linearly to 0
+    over the steps. Like every seed in the series, ``seed`` is shifted by ``AU_SEED_OFFSET`` when the
+    claims tool sets it; ``set_seed`` also re-seeds the global random state (as a lesson's setup does).
     ``X`` and ``Y`` are integer tensors ``(N, T)``. Returns the training loss of every step. The
     model is left in ``eval()`` mode.
     """
@@ -167,7 +170,7 @@ def train_tagger(
         raise ValueError(
             f"X and Y must both be (N, T) with N > 0, got {tuple(X.shape)} and {tuple(Y.shape)}"
         )
-    gen = torch.Generator().manual_seed(seed)
+    gen = set_seed(seed)  # the minibatch order; shifted by AU_SEED_OFFSET like every seed
     model.train()
     with torch.no_grad():
         model(X[:1])  # materialize lazy layers before the optimizer collects the parameters

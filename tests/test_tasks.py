@@ -187,3 +187,18 @@ def test_duplicates_are_found_exactly_beyond_float64_precision(monkeypatch):
     monkeypatch.setattr(tasks.torch, "randint", fake_randint)
     rows = tasks._unique_sequences(2, 60, 2, torch.Generator())
     assert rows.tolist() == [a.tolist(), b.tolist()]
+
+
+def test_train_tagger_seed_follows_the_claims_tools_offset(one_thread, monkeypatch):
+    """AU_SEED_OFFSET=1 with seed=0 draws the same minibatches as seed=1 without an offset."""
+    split = make_sequence_task("reverse", 300, 10, seq_len=5, vocab_size=6, seed=0)
+
+    def losses(seed):
+        torch.manual_seed(0)  # the same start for both runs
+        model = SequenceTagger(6, 8, 16, 2, 1, max_len=5)
+        return train_tagger(model, split.X_train, split.Y_train, num_steps=3, seed=seed)
+
+    monkeypatch.delenv("AU_SEED_OFFSET", raising=False)
+    plain_1, plain_0 = losses(1), losses(0)
+    monkeypatch.setenv("AU_SEED_OFFSET", "1")
+    assert losses(0) == plain_1 != plain_0
