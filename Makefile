@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 NOTEBOOKS := notebooks
 PYTEST    := $(BIN)/python -m pytest
 
-.PHONY: setup lab test test-portable check-claims lint format unit nbval execute clean
+.PHONY: setup lab student sync test test-portable test-binder check-claims lint format unit nbval execute clean
 
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version.split()[0])'
@@ -50,6 +50,19 @@ format: setup
 # Unit tests and strict nbval (stored outputs are the reference) in one pytest run.
 test: lint
 	$(PYTEST) tests $(NOTEBOOKS) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# Bring every notebook and its MyST Markdown twin in sources/ in step (the newer file wins; see
+# jupytext.toml). Edit either one, `make sync`, then `make execute NB=...` to store fresh outputs.
+sync: setup
+	$(BIN)/jupytext --sync $(NOTEBOOKS)/*.ipynb $(NOTEBOOKS)/solutions/*.ipynb
+
+# Copies of the lessons without outputs (solutions not copied) in student/, to type along.
+student: setup
+	$(BIN)/python tools/student_copies.py student
+
+# Install binder/ exactly as repo2docker would, into a fresh venv, and import what the lessons import.
+test-binder: setup
+	RUN_BINDER_TEST=1 $(PYTEST) tests/binder -p no:cacheprovider
 
 # Strict nbval on every notebook again, under other CPU kernels than this machine's best, so that a
 # stored output that depends on float rounding fails here and not on a learner's machine.
