@@ -72,7 +72,12 @@ def lesson_table(root: Path = ROOT) -> str:
 
 
 def toc(root: Path = ROOT) -> str:
-    lines = ["# Written by tools/build_book.py from the notebooks present; do not edit.", "format: jb-book", "root: intro", "parts:"]
+    lines = [
+        "# Written by tools/build_book.py from the notebooks present; do not edit.",
+        "format: jb-book",
+        "root: intro",
+        "parts:",
+    ]
     lines += ["  - caption: Lessons", "    chapters:"]
     lines += [f"      - file: notebooks/{p.stem}" for p in lessons(root)]
     sols = solutions(root)
@@ -85,7 +90,9 @@ def toc(root: Path = ROOT) -> str:
 def mathjax_dir() -> Path:
     spec = importlib.util.find_spec("jupyter_server_mathjax")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("jupyter-server-mathjax is not installed (it ships MathJax for offline math): run make setup")
+        raise SystemExit(
+            "jupyter-server-mathjax is not installed (it ships MathJax for offline math): run make setup"
+        )
     static = Path(next(iter(spec.submodule_search_locations))) / "static"
     if not (static / "MathJax.js").is_file():
         raise SystemExit(f"no MathJax.js in {static}")

@@ -207,7 +207,9 @@ def jupyter_server(app: str):
             wait_for_http(f"{base}/api/status?token={TOKEN}", timeout=120, proc=proc)
         except (RuntimeError, TimeoutError) as error:
             log.flush()
-            raise RuntimeError(f"{error}\n--- server log ---\n{(tmp / 'server.log').read_text()[-3000:]}") from None
+            raise RuntimeError(
+                f"{error}\n--- server log ---\n{(tmp / 'server.log').read_text()[-3000:]}"
+            ) from None
         yield base
     finally:
         stop_process_group(proc)

@@ -156,7 +156,9 @@ def test_every_page(site, page, screenshots):
         if has_math(nb):
             assert f["mathjax"] > 0, f"{rel}: math not typeset"
 
-    index_links = {urllib.parse.urlsplit(link).path.lstrip("/") for link in facts["intro.html"]["links"]}
+    index_links = {
+        urllib.parse.urlsplit(link).path.lstrip("/") for link in facts["intro.html"]["links"]
+    }
     for nb in LESSONS:
         assert page_of(nb) in index_links, f"the index does not link {nb.name}"
 
