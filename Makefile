@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 NOTEBOOKS := notebooks
 PYTEST    := $(BIN)/python -m pytest
 
-.PHONY: setup lab student sync test test-portable test-binder check-claims lint format unit nbval execute clean
+.PHONY: setup lab student sync test test-portable test-binder test-browser book check-claims lint format unit nbval execute clean
 
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version.split()[0])'
@@ -47,9 +47,20 @@ format: setup
 	$(BIN)/ruff check --fix attention_utils tests benchmarks $(NOTEBOOKS)
 	$(BIN)/ruff format attention_utils tests benchmarks $(NOTEBOOKS)
 
-# Unit tests and strict nbval (stored outputs are the reference) in one pytest run.
+# Unit tests and strict nbval (stored outputs are the reference) in one pytest run, then the
+# real-browser tests in their own run (skipped, with the reason, where Chromium or playwright is missing).
 test: lint
-	$(PYTEST) tests $(NOTEBOOKS) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(PYTEST) tests $(NOTEBOOKS) --ignore=tests/browser --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(MAKE) --no-print-directory test-browser
+
+# Headless Chromium (Debian's, /usr/bin/chromium) drives the lessons in JupyterLab and Notebook 7 and
+# checks the book (built first if it is missing or older than its sources). Screenshots: _screenshots/.
+test-browser: setup
+	$(PYTEST) tests/browser -p no:cacheprovider -rs
+
+# The static site of the series from the stored outputs (no re-execution): open _build/html/index.html.
+book: setup
+	$(BIN)/python tools/build_book.py
 
 # Bring every notebook and its MyST Markdown twin in sources/ in step (the newer file wins; see
 # jupytext.toml). Edit either one, `make sync`, then `make execute NB=...` to store fresh outputs.
@@ -76,7 +87,7 @@ check-claims: setup
 	$(BIN)/python tools/check_claims.py $(NB)
 
 unit: setup
-	$(PYTEST) tests -p no:cacheprovider
+	$(PYTEST) tests --ignore=tests/browser -p no:cacheprovider
 
 nbval: setup
 	$(PYTEST) $(NOTEBOOKS) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
@@ -87,4 +98,4 @@ execute: setup
 	$(BIN)/python tools/execute_notebooks.py $(NB)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache _build _screenshots

@@ -63,6 +63,8 @@ def why_skip() -> str | None:
 
 def pytest_collection_modifyitems(config, items):
     reason = why_skip()
+    if reason and os.environ.get("AU_REQUIRE_BROWSER") == "1":
+        raise pytest.UsageError(f"AU_REQUIRE_BROWSER=1 (CI) but {reason}")
     for item in items:
         if "tests/browser" in item.nodeid.replace(os.sep, "/"):
             item.add_marker(pytest.mark.browser)
