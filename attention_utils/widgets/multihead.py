@@ -134,7 +134,7 @@ def draw_toy_heads(fig, tokens, query: int, sharpness: float, num_heads: int) ->
     W = toy_weights(tokens, sharpness, num_heads)  # (heads, n, n)
     fig.set_layout_engine("none")  # fixed margins: a layout engine would cost most of a redraw
     grid = {"width_ratios": [1] * num_heads + [1.3], "left": 0.09, "right": 0.98, "bottom": 0.27,
-            "top": 0.9, "wspace": 0.3}  # fmt: skip
+            "top": 0.9, "wspace": 0.42}  # fmt: skip
     axes = fig.subplots(1, num_heads + 1, gridspec_kw=grid)
     labels = [f"{i}:{t}" for i, t in enumerate(tokens)]
     for head, ax in enumerate(axes[:-1]):
@@ -156,7 +156,7 @@ def draw_toy_heads(fig, tokens, query: int, sharpness: float, num_heads: int) ->
     bars.set_xlabel("keys")
     bars.set_ylabel("weight")
     bars.set_title(f"query {labels[query]}, s = {sharpness:g}", fontsize=8)
-    bars.legend(fontsize=6, loc="upper right")
+    bars.legend(fontsize=6, loc="upper left")
     rows = W[:, query]  # (heads, n)
     d_head = 2 * _width(tokens) // num_heads
     top = [int(r.argmax()) for r in rows]
