@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import inspect
 import math
+import time
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ._checks import as_tensor, check_floating, check_ndim, check_positive_int, check_probability
-from .relative import alibi_slopes, apply_rotary, rotary_angles
+from .relative import alibi_slopes, rotary_angles
 
 __all__ = [
     "ROTARY_LAYOUTS",
@@ -47,6 +48,7 @@ __all__ = [
     "DecoderAttention",
     "DecoderBlock",
     "DecoderLM",
+    "timed_generation",
     "attention_from_gpt2",
     "attention_from_llama",
 ]
@@ -281,7 +283,9 @@ class DecoderAttention(nn.Module):
     - ``num_kv_heads``: key/value heads (default ``num_heads``); ``num_heads`` must be a multiple.
     - ``head_dim``: features per head (default ``num_hiddens // num_heads``).
     - ``rotary``: ``None``, ``"interleaved"`` (pairs ``2i, 2i+1``) or ``"half"`` (pairs ``i, i+d/2``).
-    - ``window``: sliding-window attention, each query reads its last ``window`` keys (itself included).
+    - ``window``: sliding-window attention, each query reads its last ``window`` keys (itself
+      included), as Mistral counts it: ``i - window < j <= i``. (Lesson 08's ``sliding_window_mask``
+      counts the largest distance instead: its ``window - 1`` is our ``window``.)
     - ``alibi``: add ALiBi's ``-slope_h * (i - j)`` to the scores.
 
     Parameters are plain ``nn.Linear`` layers of known sizes (so a fresh module loads a
@@ -359,6 +363,7 @@ class DecoderAttention(nn.Module):
         if alibi:
             self.register_buffer("slopes", alibi_slopes(self.num_heads), persistent=False)
         self.attention_weights: torch.Tensor | None = None
+        self._rotary_cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def extra_repr(self) -> str:
         return (
@@ -375,10 +380,44 @@ class DecoderAttention(nn.Module):
             dtype=kwargs.get("dtype", p.dtype), device=kwargs.get("device", p.device),
         )  # fmt: skip
 
-    def _rotate(self, X: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def _rotary_tables(self, stop: int, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin of ``rotary_angles`` for positions ``0 .. stop-1``, ``(stop, head_dim/2)`` each.
+
+        Kept between calls (a decoding step then slices a table instead of recomputing it); the
+        table grows by doubling when a longer position is asked for.
+        """
+        table = self._rotary_cache
+        if (
+            table is None
+            or table[0].shape[0] < stop
+            or table[0].device != device
+            or table[0].dtype != dtype
+        ):
+            size = max(stop, 2 * (0 if table is None else table[0].shape[0]), 64)
+            angles = rotary_angles(
+                torch.arange(size, device=device), self.head_dim, self.rotary_base
+            )
+            table = (torch.cos(angles).to(dtype), torch.sin(angles).to(dtype))  # (size, d/2) each
+            self._rotary_cache = table
+        return table[0][:stop], table[1][:stop]
+
+    def _rotate(self, X: torch.Tensor, start: int) -> torch.Tensor:
+        """Rotate queries or keys ``(B, heads, T, d)`` at positions ``start .. start+T-1``.
+
+        The same numbers as ``apply_rotary`` (interleaved) and ``apply_rotary_half`` (half), with
+        the cos/sin table kept between calls.
+        """
+        T = X.shape[-2]
+        cos, sin = self._rotary_tables(start + T, X.device, X.dtype)
+        cos, sin = cos[start:], sin[start:]  # (T, d/2)
         if self.rotary == "interleaved":
-            return apply_rotary(X, positions, base=self.rotary_base)
-        return apply_rotary_half(X, positions, base=self.rotary_base)
+            x = X.unflatten(-1, (-1, 2))  # (B, h, T, d/2, 2): the pairs (2i, 2i+1)
+            x_even, x_odd = x[..., 0], x[..., 1]  # (B, h, T, d/2) each
+            out = torch.stack([x_even * cos - x_odd * sin, x_even * sin + x_odd * cos], dim=-1)
+            return out.flatten(-2)  # (B, h, T, d)
+        half = X.shape[-1] // 2
+        x1, x2 = X[..., :half], X[..., half:]  # the pairs (i, i + d/2)
+        return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # (B, h, T, d)
 
     def _check_input(self, X) -> torch.Tensor:
         X = as_tensor("X", X)
@@ -412,12 +451,12 @@ class DecoderAttention(nn.Module):
         k = self.W_k(X).view(B, T, kv, d).transpose(1, 2)  # (B, kv, T, d)
         v = self.W_v(X).view(B, T, kv, d).transpose(1, 2)  # (B, kv, T, d)
         if self.rotary is not None:  # rotate before caching: cached keys keep their positions
-            q, k = self._rotate(q, q_pos), self._rotate(k, q_pos)
+            q, k = self._rotate(q, start), self._rotate(k, start)
         if cache is None:
             k_pos = q_pos
         else:
             k, v, k_pos = cache.update(k, v)  # (B, kv, K, d) twice, (K,)
-        mask = self._mask(q_pos, k_pos)  # (T, K) bool, True = may attend; None = all
+        mask = self._mask(q_pos, k_pos)  # (T, K) bool, True = may attend; None = nothing hidden
         bias = None
         if self.alibi:
             dist = (q_pos[:, None] - k_pos[None, :]).to(q.dtype)  # (T, K): how far back
@@ -431,8 +470,8 @@ class DecoderAttention(nn.Module):
         return self.W_o(out)  # (B, T, num_hiddens)
 
     def _mask(self, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor | None:
-        if not self.causal:
-            return None
+        if not self.causal or (q_pos.shape[0] == 1 and self.window is None):
+            return None  # one new token, the last position: every cached key is in its past
         keep = k_pos[None, :] <= q_pos[:, None]  # (T, K): no peeking at later positions
         if self.window is not None:
             keep = keep & (k_pos[None, :] > q_pos[:, None] - self.window)  # the last `window` keys
@@ -465,8 +504,6 @@ class DecoderAttention(nn.Module):
         attn_mask = mask
         if bias is not None:  # a float mask: the bias, and -inf where a key is hidden
             attn_mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
-        if attn_mask is not None and attn_mask.dtype == torch.bool and bool(attn_mask.all()):
-            attn_mask = None  # one new token reading the whole cache: nothing to hide
         return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p, **kwargs)
 
 
@@ -599,23 +636,55 @@ class DecoderLM(nn.Module):
         ``use_cache=False`` recomputes the whole prefix at every step; ``use_cache=True`` feeds only the
         new token and keeps keys and values in per-layer caches (preallocated or growing).
         """
-        tokens = as_tensor("prompt", prompt)
-        check_ndim("prompt", tokens, 2, "(batch, num_steps)")
-        n = check_positive_int("num_new_tokens", num_new_tokens)
-        caches = None
-        if use_cache:
-            total = tokens.shape[1] + n
-            caches = self.new_caches(tokens.shape[0], total if preallocate else None)
-        chosen, step_in = [], tokens
-        for _ in range(n):
-            logits = self(step_in, caches, need_weights=False)[:, -1]  # (B, V)
-            chosen.append(logits)
-            nxt = logits.argmax(-1, keepdim=True)  # (B, 1)
-            tokens = torch.cat([tokens, nxt], dim=1)  # (B, T + 1)
-            step_in = nxt if use_cache else tokens
-        if return_logits:
-            return tokens, torch.stack(chosen, dim=1)
-        return tokens
+        if not isinstance(use_cache, bool) or not isinstance(preallocate, bool):
+            raise TypeError("use_cache and preallocate must be True or False")
+        cache = ("preallocated" if preallocate else "growing") if use_cache else None
+        tokens, logits, _ = timed_generation(self, prompt, num_new_tokens, cache=cache)
+        return (tokens, logits) if return_logits else tokens
+
+
+CACHE_KINDS = (None, "growing", "preallocated")
+
+
+@torch.no_grad()
+def timed_generation(model: DecoderLM, prompt, num_new_tokens: int, *, cache=None, clock="wall"):
+    """Greedy generation that times every step: ``(tokens, logits, seconds)``.
+
+    ``cache``: ``None`` (recompute the whole prefix each step), ``"growing"`` (``torch.cat``) or
+    ``"preallocated"``. ``tokens`` is ``(B, T0 + n)``, ``logits`` the logits that chose each new token
+    ``(B, n, vocab_size)``, ``seconds`` a list of ``n`` step times. ``clock="wall"`` reads
+    ``time.perf_counter`` (synchronizing CUDA); ``clock="thread"`` reads ``time.thread_time``, the
+    calling thread's CPU time, steadier on a busy machine (use it with ``torch.set_num_threads(1)``).
+    """
+    if not isinstance(model, DecoderLM):
+        raise TypeError(f"model must be a DecoderLM, got {type(model).__name__}")
+    if cache not in CACHE_KINDS:
+        raise ValueError(f"cache must be None, 'growing' or 'preallocated', got {cache!r}")
+    if clock not in ("wall", "thread"):
+        raise ValueError(f"clock must be 'wall' or 'thread', got {clock!r}")
+    tokens = as_tensor("prompt", prompt)
+    check_ndim("prompt", tokens, 2, "(batch, num_steps)")
+    n = check_positive_int("num_new_tokens", num_new_tokens)
+    now = time.perf_counter if clock == "wall" else time.thread_time
+    cuda = tokens.device.type == "cuda"
+    caches = None
+    if cache is not None:
+        max_len = tokens.shape[1] + n if cache == "preallocated" else None
+        caches = model.new_caches(tokens.shape[0], max_len)
+    chosen, seconds, step_in = [], [], tokens
+    for _ in range(n):
+        if cuda:
+            torch.cuda.synchronize()
+        start = now()
+        logits = model(step_in, caches, need_weights=False)[:, -1]  # (B, V)
+        nxt = logits.argmax(-1, keepdim=True)  # (B, 1)
+        if cuda:
+            torch.cuda.synchronize()
+        seconds.append(now() - start)
+        chosen.append(logits)
+        tokens = torch.cat([tokens, nxt], dim=1)  # (B, T + 1)
+        step_in = nxt if caches is not None else tokens
+    return tokens, torch.stack(chosen, dim=1), seconds
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -624,6 +693,10 @@ class DecoderLM(nn.Module):
 
 
 def _layers(model, names: tuple[str, ...]):
+    if not hasattr(model, "config"):
+        raise TypeError(
+            f"model must be a transformers model with a config, got {type(model).__name__}"
+        )
     for path in names:
         obj = model
         for part in path.split("."):
@@ -659,8 +732,8 @@ def attention_from_gpt2(model) -> list[DecoderAttention]:
     key and value columns side by side. We split it and transpose each part. Feed each module
     ``block.ln_1(hidden_states[l])``, the layer's normalized input.
     """
-    cfg = model.config
     layers = _layers(model, ("transformer.h", "h"))
+    cfg = model.config
     d, heads = cfg.n_embd, cfg.n_head
     if not getattr(cfg, "scale_attn_weights", True) or getattr(
         cfg, "scale_attn_by_inverse_layer_idx", False
@@ -707,8 +780,8 @@ def attention_from_llama(model, *, rotary: str = "half") -> list[DecoderAttentio
     """
     if rotary not in ROTARY_LAYOUTS:
         raise ValueError(f"rotary must be 'interleaved' or 'half', got {rotary!r}")
-    cfg = model.config
     layers = _layers(model, ("model.layers", "layers"))
+    cfg = model.config
     heads, kv = cfg.num_attention_heads, cfg.num_key_value_heads
     d_head = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
     out = []
