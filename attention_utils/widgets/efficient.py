@@ -80,6 +80,7 @@ def draw_online_softmax(
     stops = starts[1:] + [K]
     rose = trace["rose"].tolist()
     ax_s, ax_l = fig.subplots(2, 1, sharex=False, height_ratios=(3, 2))
+    _place(fig, left=0.11, right=0.97, bottom=0.12, top=0.93, hspace=0.5)
 
     colours = [
         BLOCK_COLOURS[t % 2] if t < step else "#cccccc"
@@ -101,7 +102,7 @@ def draw_online_softmax(
                 ax_s.add_patch(_rect(a - 0.5, lo - 0.3, b - a, max(m_t, 0.0) - lo + 0.6, edge=RISE))
     ax_s.set_xlim(-0.7, K - 0.3)
     ax_s.set_ylabel(r"score $s_j$")
-    ax_s.set_xlabel("key j (colour: block; black line: running max m; dashed red: m rose)")
+    ax_s.set_xlabel("key j (colour: block; black: running max m; red: m rose)")
     ax_s.set_title(f"block size {block_size}: {step} of {n_blocks} blocks visited", fontsize=10)
 
     ts = list(range(step))
@@ -158,6 +159,9 @@ class _CachedFigure(LiveFigure):
 
     def __init__(self, draw, figsize, size: int = 64):
         super().__init__(draw, figsize=figsize)
+        # Constrained layout costs more than half of a redraw: use a figure without a layout engine,
+        # where the draw functions place their axes by hand.
+        self.fig = Figure(figsize=figsize)
         self._cache: dict[tuple, tuple[bytes, dict]] = {}
         self._size = size
 
@@ -169,6 +173,12 @@ class _CachedFigure(LiveFigure):
             self._cache[key] = super().render(**values)
         png, shown = self._cache[key]
         return png, dict(shown)
+
+
+def _place(fig: Figure, **margins) -> None:
+    """Fixed margins for a figure without a layout engine (the widgets'); a no-op otherwise."""
+    if fig.get_layout_engine() is None:
+        fig.subplots_adjust(**margins)
 
 
 def _rect(x, y, w, h, edge):
@@ -236,6 +246,7 @@ def draw_window_reach(
     row = reach[query].nonzero().flatten()
     field = (int(row.min()), int(row.max()))
     ax_m, ax_r = fig.subplots(1, 2, width_ratios=(1, 1))
+    _place(fig, left=0.06, right=0.98, bottom=0.17, top=0.9, wspace=0.45)
     shade = ListedColormap(["white", "#a6c8e6", "#2b6cb0"])  # none, added by more layers, 1 layer
     ax_m.imshow(
         (reach.int() + one.int()).numpy(), cmap=shade, vmin=0, vmax=2, interpolation="nearest"
