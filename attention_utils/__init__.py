@@ -9,6 +9,16 @@ Shapes use ``(batch, num_queries, num_keys)`` for scores and weights. Bad input 
 """
 
 from . import dates, efficient, exercises, seq2seq
+from .decoder import (
+    DecoderAttention,
+    DecoderBlock,
+    DecoderLM,
+    KVCache,
+    attention_from_gpt2,
+    attention_from_llama,
+    kv_cache_bytes,
+    repeat_kv,
+)
 from .kernel_regression import (
     KERNELS,
     NWKernelRegression,
@@ -109,4 +119,12 @@ __all__ = [
     "copy_weights",
     "attention_from_bert",
     "encoder_blocks_from_bert",
+    "DecoderAttention",
+    "DecoderBlock",
+    "DecoderLM",
+    "KVCache",
+    "repeat_kv",
+    "kv_cache_bytes",
+    "attention_from_gpt2",
+    "attention_from_llama",
 ]

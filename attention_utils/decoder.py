@@ -12,9 +12,9 @@ fast and small at generation time, and this module has all three:
   multi-head attention, ``num_kv_heads == 1`` is multi-query attention (Shazeer, 2019). The cache
   shrinks by ``num_heads / num_kv_heads``.
 - **Rotary embeddings (RoPE)** on queries and keys, in either layout: ``"interleaved"`` rotates the
-  feature pairs ``(2i, 2i+1)`` (the paper, lesson 06, ``apply_rotary``); ``"half"`` rotates the pairs
-  ``(i, i + d/2)`` (Hugging Face's Llama, ``apply_rotary_half``). The two are the same rotation up to
-  a fixed permutation of each head's features (``rotary_permutation``).
+  feature pairs ``(2i, 2i+1)`` (the paper, lesson 06); ``"half"`` rotates the pairs ``(i, i + d/2)``
+  (Hugging Face's Llama). Both are ``attention_utils.apply_rotary(..., layout=...)``; they are the
+  same rotation up to a fixed permutation of each head's features (``rotary_permutation``).
 
 Shapes: model inputs are ``(batch, num_steps, num_hiddens)``; per-head tensors are
 ``(batch, heads, num_steps, head_dim)``; attention weights are ``(batch, num_heads, num_queries,
@@ -36,13 +36,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._checks import as_tensor, check_floating, check_ndim, check_positive_int, check_probability
-from .relative import alibi_slopes, rotary_angles
+from .relative import alibi_slopes, rotary_angles, rotary_permutation
 
 __all__ = [
     "ROTARY_LAYOUTS",
     "repeat_kv",
-    "apply_rotary_half",
-    "rotary_permutation",
     "kv_cache_bytes",
     "KVCache",
     "DecoderAttention",
@@ -81,53 +79,6 @@ def repeat_kv(X: torch.Tensor, num_heads: int) -> torch.Tensor:
     if num_heads == kv_heads:
         return X
     return X.repeat_interleave(num_heads // kv_heads, dim=1)  # (B, num_heads, n, d)
-
-
-def _rotary_positions(positions, num_steps: int, device) -> torch.Tensor:
-    if positions is None:
-        return torch.arange(num_steps, device=device, dtype=torch.float32)  # (n,)
-    p = as_tensor("positions", positions).to(device=device, dtype=torch.float32)
-    if p.dim() != 1 or p.shape[0] != num_steps:
-        raise ValueError(
-            f"positions must have shape ({num_steps},), one per step, got shape {tuple(p.shape)}"
-        )
-    return p
-
-
-def apply_rotary_half(X: torch.Tensor, positions=None, *, base: float = 10000.0) -> torch.Tensor:
-    """RoPE in the "rotate half" layout of Hugging Face's Llama: feature ``i`` pairs with ``i + d/2``.
-
-    ``X`` is ``(..., num_steps, d)`` with an even ``d``; ``positions`` is ``None`` (``0 .. n-1``) or a
-    1-D tensor of ``num_steps`` positions. Returns the same shape. Pair ``i`` turns by the same angle
-    as pair ``i`` of ``apply_rotary`` (the interleaved layout), so
-    ``apply_rotary_half(X[..., perm]) == apply_rotary(X)[..., perm]`` with
-    ``perm = rotary_permutation(d)``.
-    """
-    X = as_tensor("X", X)
-    check_floating("X", X)
-    if X.dim() < 2:
-        raise ValueError(f"X must be at least 2-D (..., num_steps, d), got shape {tuple(X.shape)}")
-    d = X.shape[-1]
-    if d % 2:
-        raise ValueError(f"the last dimension of X must be even (pairs are rotated), got {d}")
-    angles = rotary_angles(_rotary_positions(positions, X.shape[-2], X.device), d, base)  # (n, d/2)
-    cos = torch.cos(angles).repeat(1, 2).to(X.dtype)  # (n, d): [cos, cos]
-    sin = torch.sin(angles).repeat(1, 2).to(X.dtype)  # (n, d): [sin, sin]
-    x1, x2 = X[..., : d // 2], X[..., d // 2 :]  # (..., n, d/2) each
-    return X * cos + torch.cat([-x2, x1], dim=-1) * sin  # (..., n, d)
-
-
-def rotary_permutation(d: int) -> torch.Tensor:
-    """The feature order ``[0, 2, 4, ..., 1, 3, 5, ...]`` (length ``d``) that maps one layout to the other.
-
-    Interleaved pairs ``(2i, 2i+1)`` become the rotate-half pairs ``(i, i + d/2)`` when a head's
-    features are reordered by this permutation. To load a rotate-half checkpoint into an interleaved
-    model, reorder the rows of each head of ``W_q`` and ``W_k`` by ``argsort(perm)``.
-    """
-    d = check_positive_int("d", d)
-    if d % 2:
-        raise ValueError(f"d must be even, got {d}")
-    return torch.cat([torch.arange(0, d, 2), torch.arange(1, d, 2)])  # (d,)
 
 
 def kv_cache_bytes(
@@ -404,8 +355,8 @@ class DecoderAttention(nn.Module):
     def _rotate(self, X: torch.Tensor, start: int) -> torch.Tensor:
         """Rotate queries or keys ``(B, heads, T, d)`` at positions ``start .. start+T-1``.
 
-        The same numbers as ``apply_rotary`` (interleaved) and ``apply_rotary_half`` (half), with
-        the cos/sin table kept between calls.
+        The same numbers as ``apply_rotary(X, positions, layout=self.rotary)``, with the cos/sin
+        table kept between calls.
         """
         T = X.shape[-2]
         cos, sin = self._rotary_tables(start + T, X.device, X.dtype)

@@ -16,12 +16,10 @@ from attention_utils.decoder import (
     DecoderAttention,
     DecoderLM,
     KVCache,
-    apply_rotary_half,
     attention_from_gpt2,
     attention_from_llama,
     kv_cache_bytes,
     repeat_kv,
-    rotary_permutation,
     timed_generation,
 )
 
@@ -179,20 +177,19 @@ def test_alibi_matches_the_package_bias():
         assert torch.allclose(m.attention_weights, rows.softmax(-1), atol=1e-6)
 
 
-def test_rotary_layouts_are_one_permutation_apart():
-    X = torch.randn(2, 3, 7, 8)
-    perm = rotary_permutation(8)
-    assert perm.tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
-    assert torch.allclose(apply_rotary_half(X[..., perm]), au.apply_rotary(X)[..., perm], atol=1e-6)
-    pos = torch.tensor([3.0, 10.0, 11.0, 40.0, 41.0, 42.0, 100.0])
-    Y = apply_rotary_half(X, pos)
-    assert torch.allclose(Y.norm(dim=-1), X.norm(dim=-1), atol=1e-5)  # a rotation
-    q, k = torch.randn(8), torch.randn(8)
-    s1 = apply_rotary_half(q[None], [5]) @ apply_rotary_half(k[None], [2]).T
-    s2 = apply_rotary_half(q[None], [25]) @ apply_rotary_half(k[None], [22]).T
-    assert torch.allclose(s1, s2, atol=1e-5)  # only the offset matters
-    with pytest.raises(ValueError, match="even"):
-        apply_rotary_half(torch.randn(3, 5))
+@pytest.mark.parametrize("layout", ["interleaved", "half"])
+def test_rotary_inside_the_module_is_the_package_rotation(layout):
+    m = make(rotary=layout)
+    X = torch.randn(2, 7, 16)
+    m(X)
+    q = au.apply_rotary(m.W_q(X).view(2, 7, 4, 4).transpose(1, 2), layout=layout)
+    k = au.apply_rotary(m.W_k(X).view(2, 7, 4, 4).transpose(1, 2), layout=layout)
+    want = (q @ k.transpose(-2, -1) / 2).masked_fill(~au.causal_mask(7), float("-inf")).softmax(-1)
+    assert torch.allclose(m.attention_weights, want, atol=1e-6)
+    cache = m.new_cache(2)  # positions far along the table (it grows by doubling)
+    for _ in range(0, 140, 20):
+        m(torch.randn(2, 20, 16), cache)
+    assert m._rotary_cache[0].shape[0] >= 140
 
 
 def test_fresh_module_loads_a_state_dict_and_has_known_shapes():

@@ -4,6 +4,7 @@ Checkers never raise, so a lesson whose exercises are still unsolved runs cleanl
 """
 
 from ._harness import Mismatch, run_checks
+from .decoder import check_repeat_kv
 from .efficient import check_online_softmax, check_window_mask
 from .kernels import check_leave_one_out, check_nadaraya_watson
 from .multihead import check_multihead_attention
@@ -28,4 +29,5 @@ __all__ = [
     "check_window_mask",
     "check_encoder_block",
     "check_pre_norm_block",
+    "check_repeat_kv",
 ]
