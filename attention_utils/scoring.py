@@ -149,12 +149,12 @@ class AdditiveAttention(nn.Module):
 
 
 class BilinearAttention(nn.Module):
-    """General (bilinear) attention: ``s(k, q) = k^T W q``, with an optional low-rank ``W = U^T V``.
+    """General (bilinear) attention: ``a(q, k) = k^T W q``, optionally low rank, ``W = W_k^T W_q``.
 
     Queries and keys may have different sizes: ``W`` is ``(key_size, query_size)``. With
-    ``rank=r`` the layer stores ``U`` ``(r, key_size)`` and ``V`` ``(r, query_size)`` instead (as
-    ``nn.Linear`` layers without bias, so ``U.weight`` is the matrix ``U``), and computes
-    ``s = (U k)^T (V q)``: ``r (key_size + query_size)`` parameters instead of
+    ``rank=r`` the layer stores the projections ``W_k`` ``(r, key_size)`` and ``W_q``
+    ``(r, query_size)`` instead (as ``nn.Linear`` layers without bias, so ``W_k.weight`` is the
+    matrix ``W_k``), and computes ``a = (W_k k)^T (W_q q)``: ``r (key_size + query_size)`` parameters instead of
     ``key_size * query_size``. ``full_weight()`` returns the full ``W`` in both cases. Both forms
     are initialised so that, for unit-variance queries and keys, the scores start with variance
     about 1 (like a scaled dot product).
@@ -183,21 +183,21 @@ class BilinearAttention(nn.Module):
                 torch.randn(key_size, query_size) / math.sqrt(key_size * query_size)
             )
         else:
-            self.U = nn.Linear(key_size, self.rank, bias=False)  # weight (r, key_size) = U
-            self.V = nn.Linear(query_size, self.rank, bias=False)  # weight (r, query_size) = V
-            # s = sum_r (Uk)_r (Vq)_r. With std 1 / sqrt(size * sqrt(r)) per entry, each (Uk)_r and
-            # (Vq)_r has variance 1 / sqrt(r), so s has variance r * (1 / sqrt(r))^2 = 1, as for the
+            self.W_k = nn.Linear(key_size, self.rank, bias=False)  # weight (r, key_size) = W_k
+            self.W_q = nn.Linear(query_size, self.rank, bias=False)  # weight (r, query_size) = W_q
+            # a = sum_r (W_k k)_r (W_q q)_r. With std 1 / sqrt(size * sqrt(r)) per entry, each
+            # factor has variance 1 / sqrt(r), so a has variance r * (1 / sqrt(r))^2 = 1, as for the
             # full W (nn.Linear's default init would give r / 9).
-            nn.init.normal_(self.U.weight, std=(key_size * math.sqrt(self.rank)) ** -0.5)
-            nn.init.normal_(self.V.weight, std=(query_size * math.sqrt(self.rank)) ** -0.5)
+            nn.init.normal_(self.W_k.weight, std=(key_size * math.sqrt(self.rank)) ** -0.5)
+            nn.init.normal_(self.W_q.weight, std=(query_size * math.sqrt(self.rank)) ** -0.5)
         self.dropout = nn.Dropout(check_probability("dropout", dropout))
         self.attention_weights: torch.Tensor | None = None
 
     def full_weight(self) -> torch.Tensor:
-        """The full ``(key_size, query_size)`` matrix W (``U^T V`` for a low-rank layer)."""
+        """The full ``(key_size, query_size)`` matrix W (``W_k^T W_q`` for a low-rank layer)."""
         if self.rank is None:
             return self.W
-        return self.U.weight.T @ self.V.weight  # (key_size, r) @ (r, query_size)
+        return self.W_k.weight.T @ self.W_q.weight  # (key_size, r) @ (r, query_size)
 
     def scores(self, queries, keys) -> torch.Tensor:
         """Raw scores ``(B, Q, K)`` from queries ``(B, Q, query_size)`` and keys ``(B, K, key_size)``."""
@@ -217,8 +217,8 @@ class BilinearAttention(nn.Module):
             return torch.bmm(
                 Wq, k.transpose(1, 2)
             )  # (B, Q, key_size) @ (B, key_size, K) -> (B, Q, K)
-        Vq, Uk = self.V(q), self.U(k)  # (B, Q, r), (B, K, r)
-        return torch.bmm(Vq, Uk.transpose(1, 2))  # (B, Q, r) @ (B, r, K) -> (B, Q, K)
+        q_r, k_r = self.W_q(q), self.W_k(k)  # (B, Q, r), (B, K, r)
+        return torch.bmm(q_r, k_r.transpose(1, 2))  # (B, Q, r) @ (B, r, K) -> (B, Q, K)
 
     def forward(self, queries, keys, values, valid_lens=None):
         queries, keys, values = check_qkv(queries, keys, values, same_qk_size=False)

@@ -91,7 +91,7 @@ def test_bilinear_low_rank_equals_full_weight():
     torch.manual_seed(0)
     att = BilinearAttention(query_size=6, key_size=8, rank=2)
     q, k = randn(1, 3, 6), randn(1, 4, 8, seed=1)
-    W = att.U.weight.T @ att.V.weight  # (8, 6)
+    W = att.W_k.weight.T @ att.W_q.weight  # (8, 6)
     assert torch.allclose(att.full_weight(), W)
     assert torch.linalg.matrix_rank(W) == 2
     want = (k @ W @ q.transpose(1, 2)).transpose(1, 2)  # (B, K, Q) -> (B, Q, K)

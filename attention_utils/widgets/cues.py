@@ -106,7 +106,7 @@ def draw_query(
     axes[1].set_title(f"2. weights = softmax(s / {temperature:.2g})", fontsize=9)
     axes[2].bar(range(len(topics)), res["output"].numpy(), color="C0")
     axes[2].set_ylim(0, 1)
-    axes[2].set_xticks(range(len(topics)), topics, fontsize=8)
+    axes[2].set_xticks(range(len(topics)), [t.replace(" ", "\n") for t in topics], fontsize=8)
     axes[2].set_title("3. output (blend)", fontsize=9)
     best = int(res["weights"].argmax())
     note = (
