@@ -59,8 +59,9 @@ class LearnedPositionalEmbedding(nn.Module):
     ``LearnedPositionalEmbedding(num_hiddens, dropout, max_len=1000)`` holds ``self.P``, an
     ``nn.Embedding(max_len, num_hiddens)`` trained with the model. ``forward(X)`` takes
     ``(batch, num_steps, num_hiddens)`` with ``num_steps <= max_len`` and returns the same shape.
-    Unlike the sinusoidal table it has ``max_len * num_hiddens`` parameters and knows nothing about
-    positions it never saw in training.
+    Unlike the sinusoidal table it has ``max_len * num_hiddens`` parameters, no vector beyond
+    ``max_len``, and a row whose position never occurs in training gets no gradient, so it keeps its
+    random initial value.
     """
 
     def __init__(self, num_hiddens: int, dropout: float = 0.0, max_len: int = 1000, **kwargs):

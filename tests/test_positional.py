@@ -77,3 +77,10 @@ def test_learned_embedding_adds_trainable_rows():
     grad = m.P.weight.grad
     assert torch.allclose(grad[:3], torch.full((3, 4), 2.0)) and torch.all(grad[3:] == 0)
     assert "P.weight" in m.state_dict()
+
+
+def test_learned_rows_of_unseen_positions_get_no_gradient():
+    emb = au.LearnedPositionalEmbedding(num_hiddens=8, dropout=0.0, max_len=20)
+    emb(torch.randn(3, 5, 8)).square().sum().backward()
+    grad = emb.P.weight.grad.abs().sum(-1)  # (max_len,)
+    assert (grad[:5] > 0).all() and (grad[5:] == 0).all()
