@@ -57,7 +57,7 @@ class PositionWiseFFN(nn.Module):
     """The same two-layer MLP applied to every position on its own.
 
     ``PositionWiseFFN(ffn_num_hiddens, ffn_num_outputs)`` as in d2l: ``dense1`` (lazy, so the input
-    size is learned on the first call) maps to ``ffn_num_hiddens`` features, an activation follows, and
+    size is learned on the first call, or from a loaded ``state_dict``) maps to ``ffn_num_hiddens`` features, an activation follows, and
     ``dense2`` maps to ``ffn_num_outputs``. ``activation`` (keyword-only) is ``"relu"`` (d2l, Vaswani et
     al.) or ``"gelu"`` (BERT and MiniLM use the exact, erf-based GELU). The activation module is the
     attribute ``relu`` (an ``nn.ReLU``, named as in d2l) or ``gelu`` (an ``nn.GELU``).
