@@ -269,8 +269,11 @@ def head_switch_figure(accuracies: dict, figsize=(7, 3)):
                 value = float(grid[i, j])
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if value > 0.6 else "black")  # fmt: skip
-        names = [[_pattern_label(s, 2).replace(f"{b + 1}.", "head ") for s in subsets[k]]
-                 for k, b in enumerate(blocks)]  # fmt: skip
+
+        def name(subset):
+            return {0: "none", 2: "both"}.get(len(subset)) or f"head {next(iter(subset))[1]}"
+
+        names = [[name(subset) for subset in subsets[k]] for k in range(2)]
         ax.set_yticks(range(4), names[0])
         ax.set_xticks(range(4), names[1])
         ax.set_ylabel("block 1: heads off")
