@@ -34,6 +34,8 @@ from .plotting import show_heatmaps
 from .positional import LearnedPositionalEmbedding, PositionalEncoding, sinusoidal_table
 from .pretrained import (
     MINILM_ID,
+    MINILM_REVISION,
+    MiniLMUnavailableError,
     attention_from_bert,
     bert_attention_names,
     bert_block_names,
@@ -112,6 +114,8 @@ __all__ = [
     "TransformerEncoder",
     "SequenceTagger",
     "MINILM_ID",
+    "MINILM_REVISION",
+    "MiniLMUnavailableError",
     "minilm_local_dir",
     "load_minilm",
     "bert_attention_names",
