@@ -25,7 +25,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from ..efficient import online_softmax_trace, sliding_window_reach
-from ._base import Explorer, LiveFigure
+from ._base import Explorer, LiveFigure, figure_png
 
 __all__ = [
     "demo_scores",
@@ -79,8 +79,16 @@ def draw_online_softmax(
     starts = trace["starts"].tolist()
     stops = starts[1:] + [K]
     rose = trace["rose"].tolist()
-    ax_s, ax_l = fig.subplots(2, 1, sharex=False, height_ratios=(3, 2))
-    _place(fig, left=0.11, right=0.97, bottom=0.12, top=0.93, hspace=0.5)
+    ax_s, ax_l = _axes(
+        fig,
+        "online_softmax",
+        lambda: fig.subplots(2, 1, height_ratios=(3, 2)),
+        left=0.11,
+        right=0.97,
+        bottom=0.12,
+        top=0.93,
+        hspace=0.5,
+    )
 
     colours = [
         BLOCK_COLOURS[t % 2] if t < step else "#cccccc"
@@ -100,6 +108,8 @@ def draw_online_softmax(
             if rose[t]:
                 lo = min(0.0, torch.where(torch.isinf(scores[a:b]), 0.0, finite[a:b]).min().item())
                 ax_s.add_patch(_rect(a - 0.5, lo - 0.3, b - a, max(m_t, 0.0) - lo + 0.6, edge=RISE))
+    ax_s.relim()
+    ax_s.autoscale_view()
     ax_s.set_xlim(-0.7, K - 0.3)
     ax_s.set_ylabel(r"score $s_j$")
     ax_s.set_xlabel("key j (colour: block; black: running max m; red: m rose)")
@@ -171,15 +181,36 @@ class _CachedFigure(LiveFigure):
         if key not in self._cache:
             if len(self._cache) >= self._size:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = super().render(**values)
+            # No fig.clear(): the draw functions keep their axes and replace only what they drew
+            # (clearing and re-creating the axes is about half of a redraw).
+            shown = self.draw(self.fig, **values) or {}
+            self._cache[key] = (figure_png(self.fig, self.dpi), dict(shown))
         png, shown = self._cache[key]
         return png, dict(shown)
 
 
-def _place(fig: Figure, **margins) -> None:
-    """Fixed margins for a figure without a layout engine (the widgets'); a no-op otherwise."""
+def _axes(fig: Figure, layout: str, make, **margins) -> list:
+    """The figure's axes for ``layout``: made by ``make()`` the first time, then reused.
+
+    On reuse, everything drawn into them before (lines, bars, patches, texts, images, legends) is
+    removed, so the caller draws from scratch on the same axes. ``margins`` go to
+    ``subplots_adjust`` when the figure has no layout engine (the widgets' figures).
+    """
+    if getattr(fig, "_au_layout", None) == layout and fig.axes:
+        axes = list(fig.axes)
+        for ax in axes:
+            for artist in (*ax.lines, *ax.patches, *ax.texts, *ax.collections, *ax.images):
+                artist.remove()
+            ax.containers.clear()
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+        return axes
+    fig.clear()
+    axes = list(make())
+    fig._au_layout = layout
     if fig.get_layout_engine() is None:
         fig.subplots_adjust(**margins)
+    return axes
 
 
 def _rect(x, y, w, h, edge):
@@ -246,8 +277,16 @@ def draw_window_reach(
     one = _reach(n, window, 1, causal)
     row = reach[query].nonzero().flatten()
     field = (int(row.min()), int(row.max()))
-    ax_m, ax_r = fig.subplots(1, 2, width_ratios=(1, 1))
-    _place(fig, left=0.06, right=0.98, bottom=0.17, top=0.9, wspace=0.45)
+    ax_m, ax_r = _axes(
+        fig,
+        "window_reach",
+        lambda: fig.subplots(1, 2),
+        left=0.06,
+        right=0.98,
+        bottom=0.17,
+        top=0.9,
+        wspace=0.45,
+    )
     shade = ListedColormap(["white", "#a6c8e6", "#2b6cb0"])  # none, added by more layers, 1 layer
     ax_m.imshow(
         (reach.int() + one.int()).numpy(), cmap=shade, vmin=0, vmax=2, interpolation="nearest"
@@ -267,6 +306,8 @@ def draw_window_reach(
     )
     ax_r.plot(ls, far, marker="o", ls="none", color="#2b6cb0", label="read off the masks")
     ax_r.plot([layers], [query - field[0]], marker="o", color=RISE, ms=10)
+    ax_r.relim()
+    ax_r.autoscale_view()
     ax_r.set_xticks(ls)
     ax_r.set_xlabel("layers L")
     ax_r.set_ylabel(f"positions output {query} reaches back")
