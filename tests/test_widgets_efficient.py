@@ -93,3 +93,17 @@ def test_demo_scores_checks_n():
     assert wx.demo_scores(16).shape == (16,)
     with pytest.raises(ValueError, match="n must"):
         wx.demo_scores(1)
+
+
+def test_a_redraw_on_reused_axes_equals_a_fresh_render():
+    moved = wx.online_softmax_explorer()
+    moved.controls["block_size"].value = 5
+    moved.controls["block_size"].value = 2
+    moved.controls["step"].value = 4
+    fresh = wx.online_softmax_explorer(block_size=2)
+    fresh.controls["step"].value = 4
+    assert moved.image.value == fresh.image.value  # nothing of the earlier drawings is left over
+    moved = wx.window_reach_explorer()
+    moved.controls["window"].value = 5
+    moved.controls["window"].value = 2
+    assert moved.image.value == wx.window_reach_explorer().image.value
