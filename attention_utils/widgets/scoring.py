@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogLocator, NullLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from torch import nn
 from torch.nn import functional as F
 
@@ -113,6 +113,8 @@ def draw_scaling(fig, d: int, scaled: bool, dims=DIMS) -> dict:
     for axis in (left.yaxis, right.xaxis, right.yaxis):  # fewer log ticks: a faster redraw
         axis.set_minor_locator(NullLocator())
     right.yaxis.set_major_locator(LogLocator(numticks=4))
+    for axis in (left.yaxis, right.xaxis, right.yaxis):  # plain labels: no mathtext to typeset
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     right.set_title("gradient (dots: this setting)", fontsize=9)
     right.legend(fontsize=6)
     return {
@@ -221,20 +223,22 @@ def draw_masks(fig, valid_len: int, convention: str) -> dict:
     res = mask_weights(valid_len, convention)
     num_keys = len(res["mask"])
     cmap = matplotlib.colormaps["Reds"].with_extremes(bad="0.6")
-    axes = fig.subplots(2, 2, gridspec_kw={"height_ratios": [1, 3]})
-    for ax in axes[0]:
-        ax.imshow(res["mask"][None].float().numpy(), cmap="Greys", vmin=0, vmax=1.4, aspect="auto")
-        for j, m in enumerate(res["mask"].tolist()):
-            ax.text(j, 0, str(m), ha="center", va="center", fontsize=7, color="w" if m else "k")
-        ax.set_yticks([])
-        ax.set_xticks(range(num_keys))
-    axes[0, 0].set_title(f"mask ({convention}), valid_len {valid_len}", fontsize=8)
-    axes[0, 1].set_title("the same mask", fontsize=8)
+    grid = fig.add_gridspec(2, 2, height_ratios=[1, 3])
+    strip = fig.add_subplot(grid[0, :])
+    strip.imshow(res["mask"][None].float().numpy(), cmap="Greys", vmin=0, vmax=1.4, aspect="auto")
+    for j, m in enumerate(res["mask"].tolist()):
+        strip.text(j, 0, str(m), ha="center", va="center", fontsize=8, color="w" if m else "k")
+    strip.set_yticks([])
+    strip.set_xticks(range(num_keys))
+    strip.set_title(
+        f"one mask (built as '{convention}', valid_len {valid_len}), passed to both", fontsize=8
+    )
+    axes = [fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
     panels = [
         ("SDPA(attn_mask=mask)", res["sdpa"], res["sdpa_ok"]),
         ("MHA(key_padding_mask=mask)", res["mha"], res["mha_ok"]),
     ]
-    for ax, (name, w, good) in zip(axes[1], panels, strict=True):
+    for ax, (name, w, good) in zip(axes, panels, strict=True):
         ax.imshow(np.ma.masked_invalid(w.numpy()), cmap=cmap, vmin=0, vmax=1, aspect="auto")
         nan = bool(torch.isnan(w).any())
         verdict = "right" if good else ("NaN" if nan else "wrong")
@@ -242,7 +246,7 @@ def draw_masks(fig, valid_len: int, convention: str) -> dict:
         ax.set_xlabel("key")
         ax.set_xticks(range(num_keys))
         ax.set_yticks(range(w.shape[0]))
-    axes[1, 0].set_ylabel("query")
+    axes[0].set_ylabel("query")
     return {
         "text": (
             f"valid_len {valid_len}, mask built as '{convention}': SDPA "
