@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 from ._base import Explorer, LiveFigure, figure_png
@@ -46,16 +47,19 @@ __all__ = [
 class _KeptFigure(LiveFigure):
     """A LiveFigure that is not cleared between moves: ``draw`` updates its artists in place.
 
-    The layout is computed once (constrained layout, on the first render) and then frozen, so a move
-    pays neither for new axes nor for a new layout, only for the changed data and text.
+    Its figure has fixed margins and no layout engine, so a move pays neither for new axes nor for
+    a new layout, only for the changed data and text.
     """
+
+    def __init__(self, draw, figsize, dpi=80):
+        super().__init__(draw, figsize=figsize, dpi=dpi)
+        # No layout engine at all: the draw functions place their axes with fixed margins. (A
+        # figure that had one keeps a placeholder engine, and savefig then draws twice.)
+        self.fig = Figure(figsize=figsize)
 
     def render(self, **values):
         shown = self.draw(self.fig, **values) or {}
-        png = figure_png(self.fig, self.dpi)
-        if self.fig.get_layout_engine() is not None:
-            self.fig.set_layout_engine("none")  # keep the positions found on the first render
-        return png, dict(shown)
+        return figure_png(self.fig, self.dpi), dict(shown)
 
 
 def _blocks(model: nn.Module) -> list[nn.Module]:
@@ -199,6 +203,8 @@ def draw_tagger_heads(fig, model, digits: Sequence[int], off=(), target=None) ->
     if art is None or art["shape"] != (nb, nh, T):
         fig.clear()
         axes = fig.subplots(nb, nh, squeeze=False, sharex=True, sharey=True)
+        if fig.get_layout_engine() is None:  # the explorer's figure: fixed margins
+            fig.subplots_adjust(left=0.2, right=0.98, bottom=0.16, top=0.95, wspace=0.1, hspace=0.2)
         images = [[axes[b, h].imshow(A[b, h].numpy(), vmin=0, vmax=1, interpolation="nearest")
                    for h in range(nh)] for b in range(nb)]  # fmt: skip
         for b in range(nb):
@@ -422,7 +428,8 @@ def draw_minilm_head(fig, tokens: Sequence[str], A: torch.Tensor, layer: int, he
     art = getattr(fig, "_au_minilm", None)
     if art is None:
         fig.clear()
-        fig.set_layout_engine("none")  # fixed places, made for long word pieces
+        if fig.get_layout_engine() is not None:
+            fig.set_layout_engine("none")  # fixed places, made for long word pieces
         ax = fig.add_axes((0.22, 0.2, 0.6, 0.72))
         cax = fig.add_axes((0.86, 0.2, 0.03, 0.72))
         image = ax.imshow(a.numpy(), cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
