@@ -79,3 +79,26 @@ def test_benchmark_cases():
         for v in values:
             e.controls[control].value = v
         assert name == "induction_explorer" and e.redraws >= 1
+
+
+def test_kv_cache_explorer_follows_position_and_kv_heads():
+    times = {"recompute": [0.02 * t for t in range(16, 256)], "cache": [1.0] * 240}
+    e = wd.kv_cache_explorer(
+        num_layers=3, num_heads=4, head_dim=24, max_position=255, step_ms=times, first_position=16
+    )
+    assert e.state["position"] == 255 and e.state["num_kv_heads"] == 4
+    assert e.state["computed"] == {"recompute": 256, "KV cache": 1}
+    assert e.state["cache_bytes"] == e.state["mha_bytes"] == 2 * 3 * 4 * 24 * 256 * 4
+    assert e.controls["num_kv_heads"].options == (4, 2, 1)
+    png = e.image.value
+    e.controls["position"].value = 100
+    assert (
+        e.state["computed"]["recompute"] == 101
+        and e.state["cache_bytes"] == 2 * 3 * 4 * 24 * 101 * 4
+    )
+    assert e.state["step_ms"] == {"recompute": pytest.approx(2.0), "cache": 1.0}
+    assert e.image.value != png
+    e.controls["num_kv_heads"].value = 1
+    assert e.state["cache_bytes"] * 4 == e.state["mha_bytes"] and "4x more" in e.state["text"]
+    with pytest.raises(ValueError, match="must divide"):
+        wd.draw_kv_cache_step(Figure(), 5, 3, num_layers=1, num_heads=4, head_dim=8)
