@@ -11,7 +11,8 @@ Names follow d2l (``Seq2SeqEncoder``, ``Seq2SeqDecoder``, ``Seq2SeqAttentionDeco
 - the encoder **uses** the source valid lengths (d2l's ignores them): it packs the padded batch, so
   padding never reaches any layer's final state.
 
-Also here: ``train_seq2seq`` (teacher forcing, the same batches for every model),
+Also here: ``train_seq2seq`` (teacher forcing, the same batches for every model, optionally a
+held-out exact-match curve),
 ``greedy_decode`` (one character at a time, keeping the attention weights) and ``exact_match``.
 """
 
@@ -219,7 +220,10 @@ class Seq2SeqAttentionDecoder(nn.Module):
         enc_outputs, hidden, enc_valid_len = state
         emb = self.embedding(_check_tokens("X", X))  # (B, T, e)
         extra = {}
-        if isinstance(self.attention, AdditiveAttention):  # W_k(keys) once, not at every step
+        # Project the keys once per call, not once per step of the loop below. (A teacher-forced
+        # call covers all T steps; greedy_decode calls this once per character, so it projects
+        # them again at every character.)
+        if isinstance(self.attention, AdditiveAttention):
             extra["key_features"] = self.attention.W_k(enc_outputs)  # (B, S, h)
         outputs, weights = [], []
         for t in range(X.shape[1]):
@@ -268,12 +272,24 @@ def train_seq2seq(
     vocab: CharVocab = DATE_VOCAB,
     seed: int = 0,
     progress: bool = True,
+    *,
+    generator: torch.Generator | None = None,
+    eval_pairs: Sequence[tuple[str, str]] | None = None,
+    eval_every: int | None = None,
 ) -> dict[str, dict]:
     """Train every model in ``models`` on the **same** batches, in turn, with Adam and clipping.
 
-    Returns ``{name: {"losses": [...], "seconds": float}}``: the cross-entropy of each step (pads
-    ignored) and the seconds that model's own steps took. With ``progress=True`` a tqdm bar shows
-    the steps (put that cell under ``nbval-ignore-output``).
+    The batches are drawn with ``generator`` if given (e.g. the one ``au.set_seed`` returns, so the
+    claims tool can vary it), else with a generator seeded with ``seed``.
+
+    Returns ``{name: {"losses": [...], "seconds": float, "curve": [(step, exact_match), ...]}}``:
+    the cross-entropy of each step (pads ignored), the seconds that model's own training steps
+    took, and, with ``eval_pairs`` and ``eval_every``, the held-out exact match (greedy decoding,
+    see :func:`exact_match`) before training (step 0), after every ``eval_every`` steps and after
+    the last step; evaluation time is not counted in ``seconds``. With ``progress=True`` a tqdm bar
+    shows the steps (put that cell under ``nbval-ignore-output``).
+
+    Each model is left in the mode (train or eval) it was in before the call.
     """
     num_steps = check_positive_int("num_steps", num_steps)
     batch_size = check_positive_int("batch_size", batch_size)
@@ -285,31 +301,54 @@ def train_seq2seq(
         raise ValueError("models is empty")
     if len(pairs) == 0:
         raise ValueError("pairs is empty")
-    gen = torch.Generator().manual_seed(seed)
+    if (eval_pairs is None) != (eval_every is None):
+        raise ValueError("give both eval_pairs and eval_every, or neither")
+    if eval_every is not None:
+        eval_every = check_positive_int("eval_every", eval_every)
+        if len(eval_pairs) == 0:
+            raise ValueError("eval_pairs is empty")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
     opts = {n: torch.optim.Adam(m.parameters(), lr=lr) for n, m in models.items()}
-    hist = {n: {"losses": [], "seconds": 0.0} for n in models}
+    hist = {n: {"losses": [], "seconds": 0.0, "curve": []} for n in models}
+    was_training = {n: m.training for n, m in models.items()}
+
+    def evaluate(step: int) -> None:
+        if eval_every is None:
+            return
+        for name, model in models.items():
+            acc = exact_match(model, eval_pairs, vocab).float().mean().item()
+            hist[name]["curve"].append((step, acc))
+
     steps = range(num_steps)
     if progress:
         from tqdm.auto import tqdm
 
         steps = tqdm(steps, desc="training " + " + ".join(models))
-    for m in models.values():
-        m.train()
-    for _ in steps:
-        idx = torch.randint(len(pairs), (batch_size,), generator=gen).tolist()
-        src, src_len, tgt_in, tgt_out = batchify([pairs[i] for i in idx], vocab)
+    try:
+        evaluate(0)
+        for step in steps:
+            idx = torch.randint(len(pairs), (batch_size,), generator=gen).tolist()
+            src, src_len, tgt_in, tgt_out = batchify([pairs[i] for i in idx], vocab)
+            for name, model in models.items():
+                model.train()
+                start = time.perf_counter()
+                logits = model(src, tgt_in, src_len)  # (B, T, vocab)
+                loss = F.cross_entropy(
+                    logits.flatten(0, 1), tgt_out.flatten(), ignore_index=vocab.pad
+                )
+                opts[name].zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opts[name].step()
+                hist[name]["seconds"] += time.perf_counter() - start
+                hist[name]["losses"].append(loss.item())
+            if eval_every is not None and ((step + 1) % eval_every == 0 or step + 1 == num_steps):
+                evaluate(step + 1)
+    finally:
         for name, model in models.items():
-            start = time.perf_counter()
-            logits = model(src, tgt_in, src_len)  # (B, T, vocab)
-            loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=vocab.pad)
-            opts[name].zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opts[name].step()
-            hist[name]["seconds"] += time.perf_counter() - start
-            hist[name]["losses"].append(loss.item())
-    for m in models.values():
-        m.eval()
+            model.train(was_training[name])
     return hist
 
 
@@ -321,21 +360,28 @@ def greedy_decode(
 
     Returns the decoded strings and, for an attention model, the weights ``(B, max_len, S)``
     (step t's row is where it looked while writing character t; rows after ``<eos>`` are kept).
+    The model runs in eval mode (no dropout) and is left in the mode it was in before the call.
+    Each step is one call of the decoder, so an additive decoder projects the keys
+    (``W_k(enc_outputs)``) again at every step: one small matmul, cheap next to the GRU step.
     """
     if isinstance(sources, str):
         raise TypeError("sources must be a list of strings, got a single str; wrap it in a list")
     max_len = check_positive_int("max_len", max_len)
     src, src_len, _, _ = batchify([(s, "") for s in sources], vocab)
-    model.eval()
-    state = model.decoder.init_state(model.encoder(src, src_len), src_len)
-    x = torch.full((len(sources), 1), vocab.bos, dtype=torch.long)  # (B, 1)
-    ids, weights = [], []
-    for _ in range(max_len):
-        logits, state = model.decoder(x, state)  # (B, 1, vocab)
-        x = logits.argmax(-1)  # (B, 1)
-        ids.append(x)
-        if model.decoder.attention_weights is not None:
-            weights.append(model.decoder.attention_weights)  # (B, 1, S)
+    was_training = model.training
+    model.eval()  # no dropout while decoding
+    try:
+        state = model.decoder.init_state(model.encoder(src, src_len), src_len)
+        x = torch.full((len(sources), 1), vocab.bos, dtype=torch.long)  # (B, 1)
+        ids, weights = [], []
+        for _ in range(max_len):
+            logits, state = model.decoder(x, state)  # (B, 1, vocab)
+            x = logits.argmax(-1)  # (B, 1)
+            ids.append(x)
+            if model.decoder.attention_weights is not None:
+                weights.append(model.decoder.attention_weights)  # (B, 1, S)
+    finally:
+        model.train(was_training)
     ids = torch.cat(ids, dim=1)  # (B, max_len)
     return [vocab.decode(row) for row in ids], (torch.cat(weights, dim=1) if weights else None)
 
