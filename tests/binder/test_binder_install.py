@@ -64,7 +64,7 @@ def test_binder_files_install_into_a_fresh_venv(tmp_path):
         "print('imports ok')\n"
     )
     result = subprocess.run(
-        ["bash", "binder/start", str(py), "-c", script],
+        ["bash", str(ROOT / "binder" / "start"), str(py), "-c", script],
         cwd=tmp_path,
         env=env,
         capture_output=True,
