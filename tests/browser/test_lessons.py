@@ -8,13 +8,15 @@ run, then assert
 - every widget output rendered as a widget (no "Error displaying widget");
 - in every explorer (`.au-explorer`, see attention_utils/widgets/_base.py; for a lesson with widgets
   but no explorer, each widget output), moving its first control changes what it shows: a slider is
-  dragged with the mouse (keyboard arrows do not reach sliders in Notebook 7), a text box gets new
-  text, a dropdown another option, a checkbox a click; the image's src or the text must change.
+  dragged with the mouse (keyboard arrows do not reach sliders in Notebook 7), else a text box gets
+  new text (its old text reversed), else a dropdown another option, else toggle buttons or radio
+  buttons another option, else a checkbox a click; the image's src or the text must change.
 The test knows nothing about a particular widget. Screenshots: _screenshots/<app>_<lesson>_*.png.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -82,14 +84,17 @@ PROGRESS = """() => {
             images: images.length, widgets: widgets.length};
 }"""
 
-STATIC_IMAGES = """() => [...document.querySelectorAll('.jp-OutputArea-output img')]
+# Every query is scoped to the notebook on show (JupyterLab keeps other tabs' nodes, hidden).
+ROOT_NODE = "window.jupyterapp.shell.currentWidget.node"
+
+STATIC_IMAGES = f"""() => [...{ROOT_NODE}.querySelectorAll('.jp-OutputArea-output img')]
     .filter(i => !i.closest('.jupyter-widgets'))
-    .map(i => { i.scrollIntoView({block: 'center'}); const r = i.getBoundingClientRect();
-        return {w: i.naturalWidth, h: i.naturalHeight, bw: r.width, bh: r.height, complete: i.complete}; })"""
+    .map(i => {{ i.scrollIntoView({{block: 'center'}}); const r = i.getBoundingClientRect();
+        return {{w: i.naturalWidth, h: i.naturalHeight, bw: r.width, bh: r.height, complete: i.complete}}; }})"""
 
 # A widget output is an output area without a MIME type attribute (JupyterLab and Notebook 7 set one
 # for every other output), not nested inside another widget (an ipywidgets Output has its own).
-WIDGET_OUTPUTS = """[...document.querySelectorAll('.jp-OutputArea-output:not([data-mime-type])')]
+WIDGET_OUTPUTS = f"""[...{ROOT_NODE}.querySelectorAll('.jp-OutputArea-output:not([data-mime-type])')]
     .filter(o => !o.parentElement.closest('.jupyter-widgets'))"""
 
 WIDGET_VIEWS = f"""() => ({WIDGET_OUTPUTS}).map(o => ({{
@@ -98,7 +103,8 @@ WIDGET_VIEWS = f"""() => ({WIDGET_OUTPUTS}).map(o => ({{
 # Mark the explorers (or, for a lesson with widgets but no explorer, each widget output) and return
 # how many there are. Marking with a data attribute lets playwright address each one.
 MARK_EXPLORERS = """() => {
-    let found = [...document.querySelectorAll('.au-explorer')];
+    document.querySelectorAll('[data-au-test]').forEach(e => e.removeAttribute('data-au-test'));
+    let found = [...ROOT_NODE_HERE.querySelectorAll('.au-explorer')];
     let kind = 'au-explorer';
     if (!found.length) {
         kind = 'widget output';
@@ -106,7 +112,7 @@ MARK_EXPLORERS = """() => {
     }
     found.forEach((e, i) => e.setAttribute('data-au-test', String(i)));
     return {kind, n: found.length};
-}""".replace("WIDGET_OUTPUTS_HERE", WIDGET_OUTPUTS)
+}""".replace("WIDGET_OUTPUTS_HERE", WIDGET_OUTPUTS).replace("ROOT_NODE_HERE", ROOT_NODE)
 
 SHOWN = """(e) => {
     const imgs = [...e.querySelectorAll('img')].map(i => i.currentSrc || i.src);
@@ -180,19 +186,55 @@ def move_control(page, explorer) -> str:
         other = next(o for o in options if o != current)
         select.select_option(label=other)
         return f"chose {other!r} (was {current!r})"
-    checkbox = explorer.locator("input[type=checkbox]").first
+    toggles = explorer.locator(".widget-toggle-buttons button, .widget-radio-box input")
+    if toggles.count() > 1:
+        for i in range(toggles.count()):
+            button = toggles.nth(i)
+            active = button.evaluate(
+                "b => b.classList.contains('mod-active') || b.checked === true"
+            )
+            if not active:
+                label = button.inner_text() or button.evaluate("b => b.value")
+                button.click()
+                return f"clicked the option {label!r}"
+    checkbox = explorer.locator("input[type=checkbox], .widget-toggle-button").first
     if checkbox.count():
         checkbox.click()
         return "clicked the checkbox"
-    raise AssertionError("the explorer has no slider, text box, dropdown or checkbox")
+    number = explorer.locator("input[type=number]").first
+    if number.count():
+        old = number.input_value()
+        number.fill(str(float(old or 0) + 1))
+        number.press("Enter")
+        return f"typed {float(old or 0) + 1} (was {old})"
+    html = explorer.evaluate("e => e.outerHTML.slice(0, 1500)")
+    raise AssertionError(
+        f"the explorer has no slider, text box, dropdown, option or checkbox: {html}"
+    )
 
 
 @pytest.mark.parametrize("number", LESSONS)
 def test_lesson_runs_and_widgets_respond(server, number, page, screenshots):
     app, base = server
     nb = notebook_for(number)
-    url = f"{base}/lab/tree/{nb.name}" if app == "lab" else f"{base}/notebooks/{nb.name}"
-    page.goto(f"{url}?token={TOKEN}", wait_until="domcontentloaded", timeout=120_000)
+    # ?reset: JupyterLab opens this notebook alone, not the tabs of the tests before.
+    url = f"{base}/lab/tree/{nb.name}?reset&" if app == "lab" else f"{base}/notebooks/{nb.name}?"
+    page.goto(f"{url}token={TOKEN}", wait_until="domcontentloaded", timeout=120_000)
+    try:
+        check_lesson(app, number, nb, page, screenshots)
+    finally:
+        # Stop the kernel and drop the (unsaved) notebook, so the next lesson starts alone.
+        with contextlib.suppress(Exception):
+            page.evaluate(SHUT_DOWN)
+
+
+SHUT_DOWN = """async () => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    if (w && w.sessionContext) { await w.sessionContext.shutdown(); w.dispose(); }
+}"""
+
+
+def check_lesson(app, number, nb, page, screenshots):
     state = run_all_and_wait(page, f"{app} {nb.name}")
     tag = f"{app}_{number}"
     page.screenshot(path=str(screenshots / f"{tag}_after_run.png"))
@@ -239,10 +281,23 @@ def test_lesson_runs_and_widgets_respond(server, number, page, screenshots):
             while time.monotonic() < deadline and after == before:
                 time.sleep(0.5)
                 after = explorer.evaluate(SHOWN)
+            # Let the rest of the redraw land (text and image arrive as separate messages).
+            settle = time.monotonic() + 20
+            while time.monotonic() < settle:
+                time.sleep(1.5)
+                latest = explorer.evaluate(SHOWN)
+                if latest == after:
+                    break
+                after = latest
             explorer.screenshot(path=str(screenshots / f"{tag}_explorer{i}_after.png"))
             assert after != before, f"{nb.name} {marked['kind']} {i}: {moved}, but nothing changed"
             what = json.loads(after)
-            changed = "image" if what["imgs"] != json.loads(before)["imgs"] else "text"
+            was = json.loads(before)
+            changed = " and ".join(
+                part
+                for part, key in (("image", "imgs"), ("text", "texts"))
+                if what[key] != was[key]
+            )
             report.append(f"  {marked['kind']} {i}: {moved} -> the {changed} changed")
     (screenshots / f"{tag}_report.txt").write_text("\n".join(report) + "\n")
     print("\n".join(report))
