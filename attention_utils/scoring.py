@@ -11,6 +11,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 from ._checks import as_tensor, check_floating, check_ndim, check_positive_int, check_probability
 from .masking import masked_softmax
@@ -19,13 +20,17 @@ __all__ = ["DotProductAttention", "AdditiveAttention", "BilinearAttention", "che
 
 
 def _check_in_features(name: str, x: torch.Tensor, layer: nn.Module, size_name: str) -> None:
-    """A clear error when ``x``'s last size does not fit a (non-lazy) ``nn.Linear``."""
-    expected = getattr(layer, "in_features", 0)
-    if (
-        isinstance(layer, nn.Linear)
-        and not isinstance(layer, nn.LazyLinear)
-        and x.shape[-1] != expected
-    ):
+    """A clear error when ``x``'s last size does not fit an ``nn.Linear`` whose weight is known.
+
+    The size is read from ``weight.shape[1]``, not ``in_features``: a lazy layer that received a
+    ``state_dict`` before its first call has its weight, while some torch versions still report
+    ``in_features == 0`` for it. A weight that is still uninitialized (lazy) is not checked.
+    """
+    weight = getattr(layer, "weight", None)
+    if not isinstance(layer, nn.Linear) or weight is None or is_lazy(weight):
+        return
+    expected = weight.shape[1]
+    if x.shape[-1] != expected:
         raise ValueError(
             f"{name} must have {size_name}={expected} features in its last dimension (the size this "
             f"layer was built for), got shape {tuple(x.shape)}"
