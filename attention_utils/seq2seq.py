@@ -5,8 +5,8 @@ Names follow d2l (``Seq2SeqEncoder``, ``Seq2SeqDecoder``, ``Seq2SeqAttentionDeco
 ``dense``, ``attention``) and call order (``EncoderDecoder.forward(enc_X, dec_X, *args)``,
 ``init_state(enc_outputs, enc_valid_lens)``, ``decoder(X, state)``). Two differences from d2l:
 
-- every tensor here is **batch first**: tokens ``(B, S)``, encoder outputs ``(B, S, h)`` (d2l's
-  encoder returns ``(S, B, h)``). The recurrent state is ``(num_layers, B, h)``, as ``nn.GRU``
+- every tensor here is **batch first**: tokens ``(B, S)``, encoder outputs ``(B, S, H)`` (d2l's
+  encoder returns ``(S, B, H)``). The recurrent state is ``(num_layers, B, H)``, as ``nn.GRU``
   returns it;
 - the encoder **uses** the source valid lengths (d2l's ignores them): it packs the padded batch, so
   padding never reaches any layer's final state.
@@ -14,6 +14,9 @@ Names follow d2l (``Seq2SeqEncoder``, ``Seq2SeqDecoder``, ``Seq2SeqAttentionDeco
 Also here: ``train_seq2seq`` (teacher forcing, the same batches for every model, optionally a
 held-out exact-match curve),
 ``greedy_decode`` (one character at a time, keeping the attention weights) and ``exact_match``.
+
+Shapes: B sequences, S source steps, T target steps, H = ``num_hiddens`` (also the attention width
+of ``AdditiveAttention`` here), e = ``embed_size``, L = ``num_layers``.
 """
 
 from __future__ import annotations
@@ -83,8 +86,8 @@ def _check_src_valid_len(valid_len, batch_size: int, num_steps: int) -> torch.Te
 class Seq2SeqEncoder(nn.Module):
     """Embedding + GRU. ``forward(X, valid_len=None)``: X ``(B, S)`` ids -> ``(outputs, state)``.
 
-    ``outputs`` is ``(B, S, h)`` (one vector per source token: the keys and values of attention)
-    and ``state`` is ``(num_layers, B, h)``. With ``valid_len`` ``(B,)`` (whole numbers in
+    ``outputs`` is ``(B, S, H)`` (one vector per source token: the keys and values of attention)
+    and ``state`` is ``(num_layers, B, H)``. With ``valid_len`` ``(B,)`` (whole numbers in
     ``[1, S]``) **every** layer stops at each sequence's last real token, so the padding never leaks
     into ``state`` (several layers: the batch is packed with ``pack_padded_sequence``; one layer: the
     output at the last real token is taken, which is the same and cheaper), and ``outputs`` is 0
@@ -116,7 +119,7 @@ class Seq2SeqEncoder(nn.Module):
         X = _check_tokens("X", X)
         emb = self.embedding(X)  # (B, S, e)
         if valid_len is None:
-            return self.rnn(emb)  # (B, S, h), (L, B, h)
+            return self.rnn(emb)  # (B, S, H), (L, B, H)
         B, S = X.shape
         lens = _check_src_valid_len(valid_len, B, S).to(X.device)  # (B,)
         # (1, S) < (B, 1) -> (B, S): True at the real tokens, False on the padding
@@ -124,15 +127,15 @@ class Seq2SeqEncoder(nn.Module):
         if self.rnn.num_layers == 1:
             # One layer: its output at step t depends only on steps <= t, so the output at the last
             # real token IS the state after it. Gathering it is exact, and cheaper than packing.
-            outputs, _ = self.rnn(emb)  # (B, S, h)
-            state = outputs[torch.arange(B, device=X.device), lens - 1][None]  # (1, B, h)
+            outputs, _ = self.rnn(emb)  # (B, S, H)
+            state = outputs[torch.arange(B, device=X.device), lens - 1][None]  # (1, B, H)
         else:
             # Several layers: a lower layer's state after the padding would feed the upper ones, so
             # pack the batch and let every layer stop at each sequence's last real token.
             packed = pack_padded_sequence(emb, lens.cpu(), batch_first=True, enforce_sorted=False)
-            outputs, state = self.rnn(packed)  # packed (sum(lens), h), (L, B, h)
-            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=S)  # (B, S, h)
-        return outputs.masked_fill(~real[..., None], 0.0), state  # (B, S, h): 0 past each length
+            outputs, state = self.rnn(packed)  # packed (sum(lens), H), (L, B, H)
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=S)  # (B, S, H)
+        return outputs.masked_fill(~real[..., None], 0.0), state  # (B, S, H): 0 past each length
 
 
 def _check_decoder_args(vocab_size, embed_size, num_hiddens, num_layers, dropout) -> None:
@@ -147,7 +150,7 @@ class Seq2SeqDecoder(nn.Module):
     """The no-attention baseline: every step sees the **same** context, the encoder's final state.
 
     ``init_state((outputs, state), enc_valid_len=None)`` -> ``(state, state[-1])``: the hidden
-    state ``(L, B, h)`` and the fixed context ``(B, h)`` (d2l keeps the whole encoder output here;
+    state ``(L, B, H)`` and the fixed context ``(B, H)`` (d2l keeps the whole encoder output here;
     the context is the same vector). ``forward(X, state)``: X ``(B, T)`` ids -> logits
     ``(B, T, vocab)`` and the new state. The input at each step is [embedding; context], as in d2l.
     """
@@ -171,13 +174,13 @@ class Seq2SeqDecoder(nn.Module):
 
     def init_state(self, enc_outputs, enc_valid_len=None):
         outputs, state = enc_outputs
-        return (state, state[-1])  # (L, B, h) hidden, (B, h) fixed context
+        return (state, state[-1])  # (L, B, H) hidden, (B, H) fixed context
 
     def forward(self, X: torch.Tensor, state):
         hidden, context = state
         emb = self.embedding(_check_tokens("X", X))  # (B, T, e)
-        ctx = context[:, None, :].expand(-1, X.shape[1], -1)  # (B, T, h): one vector for all steps
-        outputs, hidden = self.rnn(torch.cat([emb, ctx], dim=-1), hidden)  # (B, T, h), (L, B, h)
+        ctx = context[:, None, :].expand(-1, X.shape[1], -1)  # (B, T, H): one vector for all steps
+        outputs, hidden = self.rnn(torch.cat([emb, ctx], dim=-1), hidden)  # (B, T, H), (L, B, H)
         return self.dense(outputs), (hidden, context)  # (B, T, vocab)
 
 
@@ -185,7 +188,7 @@ class Seq2SeqAttentionDecoder(nn.Module):
     """Bahdanau's decoder: at every step the previous hidden state queries the encoder outputs.
 
     ``init_state((outputs, state), enc_valid_len)`` -> ``(outputs, state, enc_valid_len)``, as in
-    d2l (but batch first: outputs ``(B, S, h)``). ``forward(X, state)``: X ``(B, T)`` ids -> logits
+    d2l (but batch first: outputs ``(B, S, H)``). ``forward(X, state)``: X ``(B, T)`` ids -> logits
     ``(B, T, vocab)`` and the new state. After a call, ``self.attention_weights`` is ``(B, T, S)``: row t is where step t looked.
     ``attention`` is the package's ``AdditiveAttention`` (parameters ``W_q``, ``W_k``, ``w_v``);
     any module with the same ``forward(queries, keys, values, valid_lens)`` and
@@ -214,7 +217,7 @@ class Seq2SeqAttentionDecoder(nn.Module):
 
     def init_state(self, enc_outputs, enc_valid_len=None):
         outputs, state = enc_outputs
-        return (outputs, state, enc_valid_len)  # (B, S, h), (L, B, h), (B,)
+        return (outputs, state, enc_valid_len)  # (B, S, H), (L, B, H), (B,)
 
     def forward(self, X: torch.Tensor, state):
         enc_outputs, hidden, enc_valid_len = state
@@ -224,15 +227,15 @@ class Seq2SeqAttentionDecoder(nn.Module):
         # call covers all T steps; greedy_decode calls this once per character, so it projects
         # them again at every character.)
         if isinstance(self.attention, AdditiveAttention):
-            extra["key_features"] = self.attention.W_k(enc_outputs)  # (B, S, h)
+            extra["key_features"] = self.attention.W_k(enc_outputs)  # (B, S, H)
         outputs, weights = [], []
         for t in range(X.shape[1]):
-            query = hidden[-1][:, None, :]  # (B, 1, h): the state before writing character t
+            query = hidden[-1][:, None, :]  # (B, 1, H): the state before writing character t
             context = self.attention(
                 query, enc_outputs, enc_outputs, enc_valid_len, **extra
-            )  # (B, 1, h)
-            x = torch.cat([emb[:, t : t + 1], context], dim=-1)  # (B, 1, e + h)
-            out, hidden = self.rnn(x, hidden)  # (B, 1, h), (L, B, h)
+            )  # (B, 1, H)
+            x = torch.cat([emb[:, t : t + 1], context], dim=-1)  # (B, 1, e + H)
+            out, hidden = self.rnn(x, hidden)  # (B, 1, H), (L, B, H)
             outputs.append(out)
             weights.append(self.attention.attention_weights)  # (B, 1, S)
         self.attention_weights = torch.cat(weights, dim=1)  # (B, T, S)
@@ -258,7 +261,7 @@ class EncoderDecoder(nn.Module):
         self.decoder = decoder
 
     def forward(self, enc_X, dec_X, *args):
-        enc_outputs = self.encoder(enc_X, *args)  # (B, S, h), (L, B, h)
+        enc_outputs = self.encoder(enc_X, *args)  # (B, S, H), (L, B, H)
         state = self.decoder.init_state(enc_outputs, *args)
         return self.decoder(dec_X, state)[0]  # (B, T, vocab)
 

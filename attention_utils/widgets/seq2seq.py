@@ -167,8 +167,8 @@ def draw_curves(fig: Figure, curves, step: int | None = None, threshold: float =
     """Held-out exact match against training steps, one line per model, drawn up to ``step``.
 
     ``curves``: name -> ``[(step, accuracy), ...]`` (as ``train_seq2seq`` returns them under
-    ``"curve"``), all evaluated at the same steps. The part after ``step`` (default: the last) is
-    drawn faint. Returns ``step`` (the last evaluated step <= ``step``), ``accuracy`` (name -> value
+    ``"curve"``), all evaluated at the same steps. Only the part up to ``step`` (default: the last)
+    is drawn: the accuracy so far. Returns ``step`` (the last evaluated step <= ``step``), ``accuracy`` (name -> value
     there), ``reached`` (name -> first step with accuracy >= ``threshold``, or None) and ``text``.
     """
     steps = _curve_steps(curves)
@@ -181,7 +181,6 @@ def draw_curves(fig: Figure, curves, step: int | None = None, threshold: float =
         xs = [s for s, _ in curve]
         ys = [float(a) for _, a in curve]
         k = xs.index(shown_step) + 1
-        ax.plot(xs, ys, color=colour, alpha=0.2, lw=1)
         ax.plot(xs[:k], ys[:k], "o-", color=colour, ms=3, label=f"{name}: {ys[k - 1]:.2f}")
         accuracy[name] = ys[k - 1]
         reached[name] = next((s for s, a in zip(xs, ys, strict=True) if a >= threshold), None)
