@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 NOTEBOOKS := notebooks
 PYTEST    := $(BIN)/python -m pytest
 
-.PHONY: setup lab student sync test test-portable test-binder test-browser book check-claims lint format unit nbval execute clean
+.PHONY: setup lab student sync test test-portable test-binder test-ipywidgets7 test-browser book check-claims lint format unit nbval execute clean
 
 $(STAMP): pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed, found " + sys.version.split()[0])'
@@ -74,6 +74,15 @@ student: setup
 # Install binder/ exactly as repo2docker would, into a fresh venv, and import what the lessons import.
 test-binder: setup
 	RUN_BINDER_TEST=1 $(PYTEST) tests/binder -p no:cacheprovider
+
+# Colab ships ipywidgets 7.7: run the widget unit tests against it (installed into a scratch folder
+# that shadows the venv's ipywidgets 8 for this run only).
+IPYW7 := /tmp/attention-ipywidgets7
+test-ipywidgets7: setup
+	rm -rf $(IPYW7)
+	$(BIN)/python -m pip install -q --target $(IPYW7) --no-deps ipywidgets==7.7.5 widgetsnbextension==3.6.10 jupyterlab-widgets==1.1.11 ipython_genutils==0.2.0
+	PYTHONPATH=$(IPYW7) $(BIN)/python -c "import ipywidgets; assert ipywidgets.__version__.startswith('7.7'), ipywidgets.__version__"
+	PYTHONPATH=$(IPYW7) $(PYTEST) tests -k widgets --ignore=tests/browser -p no:cacheprovider -q
 
 # Strict nbval on every notebook again, under other CPU kernels than this machine's best, so that a
 # stored output that depends on float rounding fails here and not on a learner's machine.

@@ -56,5 +56,5 @@ def test_readme_gives_the_two_commands():
 
 def test_ci_runs_make_test():
     lines = (ROOT / ".ci" / "run").read_text().splitlines()
-    for target in ("make test", "make test-portable", "make test-binder"):
+    for target in ("make test", "make test-portable", "make test-binder", "make test-ipywidgets7"):
         assert target in lines, f".ci/run must run `{target}`"
