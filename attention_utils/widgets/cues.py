@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from ._base import Explorer, LiveFigure
 
@@ -29,19 +28,6 @@ __all__ = [
     "axis_explorer",
     "benchmark_cases",
 ]
-
-
-def _fast_layout(live: LiveFigure, **adjust) -> LiveFigure:
-    """Swap constrained layout (most of a redraw's time) for fixed margins in an explorer."""
-    live.fig = Figure(figsize=live.fig.get_size_inches())  # no layout engine
-    draw = live.draw
-
-    def adjusted(fig, **values):
-        fig.subplots_adjust(**adjust)  # again after every clear()
-        return draw(fig, **values)
-
-    live.draw = adjusted
-    return live
 
 
 def bag_of_words(text: str, vocab: Sequence[str]) -> tuple[torch.Tensor, list[str]]:
@@ -157,13 +143,10 @@ def query_explorer(
 
     return Explorer(
         controls,
-        figure=_fast_layout(
-            LiveFigure(draw, figsize=(8, 2.4)),
-            left=0.06,
-            right=0.99,
-            bottom=0.33,
-            top=0.84,
-            wspace=0.3,
+        figure=LiveFigure(
+            draw,
+            figsize=(8, 2.4),
+            margins=dict(left=0.06, right=0.99, bottom=0.33, top=0.84, wspace=0.3),
         ),
         title="Type a query (words from the vocabulary: "
         + ", ".join(vocab)
@@ -235,8 +218,8 @@ def axis_explorer(scores, labels=None) -> Explorer:
 
     return Explorer(
         controls,
-        figure=_fast_layout(
-            LiveFigure(draw, figsize=(4.2, 3.6)), left=0.14, right=0.97, bottom=0.15, top=0.92
+        figure=LiveFigure(
+            draw, figsize=(4.2, 3.6), margins=dict(left=0.14, right=0.97, bottom=0.15, top=0.92)
         ),
         title="softmax along which axis?",
     )

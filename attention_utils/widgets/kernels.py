@@ -11,25 +11,11 @@ inputs, so you see which points that prediction averages (one row of the lesson'
 from __future__ import annotations
 
 import torch
-from matplotlib.figure import Figure
 
 from ..kernel_regression import KERNELS, make_1d_regression, nadaraya_watson
 from ._base import Explorer, LiveFigure
 
 __all__ = ["fit_with_gaps", "draw_fit", "fit_figure", "width_explorer", "benchmark_cases"]
-
-
-def _fast_layout(live: LiveFigure, **adjust) -> LiveFigure:
-    """Swap constrained layout (most of a redraw's time) for fixed margins in an explorer."""
-    live.fig = Figure(figsize=live.fig.get_size_inches())  # no layout engine
-    draw = live.draw
-
-    def adjusted(fig, **values):
-        fig.subplots_adjust(**adjust)  # again after every clear()
-        return draw(fig, **values)
-
-    live.draw = adjusted
-    return live
 
 
 def fit_with_gaps(x_train, y_train, x_test, kernel="gaussian", width=0.25):
@@ -127,8 +113,8 @@ def width_explorer(
     def draw(fig, width, kernel, query):
         return draw_fit(fig, x_train, y_train, x_test, y_test, kernel, width, query)
 
-    live = _fast_layout(
-        LiveFigure(draw, figsize=(6, 3.8)), left=0.1, right=0.98, bottom=0.13, top=0.93
+    live = LiveFigure(
+        draw, figsize=(6, 3.8), margins=dict(left=0.1, right=0.98, bottom=0.13, top=0.93)
     )
     return Explorer(controls, figure=live)
 

@@ -20,7 +20,6 @@ from functools import lru_cache
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from torch import nn
 from torch.nn import functional as F
@@ -43,19 +42,6 @@ __all__ = [
 ]
 
 DIMS = (4, 16, 64, 256, 1024)
-
-
-def _fast_layout(live: LiveFigure, **adjust) -> LiveFigure:
-    """Swap constrained layout (most of a redraw's time) for fixed margins in an explorer."""
-    live.fig = Figure(figsize=live.fig.get_size_inches())  # no layout engine
-    draw = live.draw
-
-    def adjusted(fig, **values):
-        fig.subplots_adjust(**adjust)  # again after every clear()
-        return draw(fig, **values)
-
-    live.draw = adjusted
-    return live
 
 
 @lru_cache(maxsize=64)
@@ -156,8 +142,8 @@ def scaling_explorer(dims=DIMS, d: int = 256, scaled: bool = False) -> Explorer:
     def draw(fig, d, scaled):
         return draw_scaling(fig, d, scaled, dims)
 
-    live = _fast_layout(
-        LiveFigure(draw, figsize=(8, 3)), left=0.08, right=0.98, bottom=0.25, top=0.9, wspace=0.3
+    live = LiveFigure(
+        draw, figsize=(8, 3), margins=dict(left=0.08, right=0.98, bottom=0.25, top=0.9, wspace=0.3)
     )
     return Explorer(controls, figure=live)
 
@@ -283,13 +269,10 @@ def mask_explorer(valid_len: int = 4, convention: str = CONVENTIONS[0]) -> Explo
         "valid_len": widgets.IntSlider(value=valid_len, min=0, max=6, description="valid_len"),
         "convention": widgets.ToggleButtons(options=list(CONVENTIONS), value=convention),
     }
-    live = _fast_layout(
-        LiveFigure(draw_masks, figsize=(7, 3.2)),
-        left=0.07,
-        right=0.98,
-        bottom=0.14,
-        top=0.92,
-        hspace=0.6,
+    live = LiveFigure(
+        draw_masks,
+        figsize=(7, 3.2),
+        margins=dict(left=0.07, right=0.98, bottom=0.14, top=0.92, hspace=0.6),
     )
     return Explorer(controls, figure=live)
 
