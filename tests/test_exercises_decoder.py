@@ -23,7 +23,8 @@ def test_accepts_the_reference_and_the_expand_version(capsys):
 
 def test_names_the_repeat_bug(capsys):
     ok, out = run(lambda kv, h: kv.repeat(1, h // kv.shape[1], 1, 1), capsys)
-    assert not ok and "❌" in out and "repeat_interleave" in out and "[0, 0, 1, 1]" in out
+    assert not ok and "❌" in out and "tiles the whole stack" in out and "[0, 0, 1, 1]" in out
+    assert "repeat_interleave" not in out  # the exercise forbids it: the hint must not suggest it
 
 
 def test_names_the_expand_reshape_twin_of_the_bug(capsys):

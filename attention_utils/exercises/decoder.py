@@ -53,8 +53,9 @@ def check_repeat_kv(fn, *, verbose: bool = True) -> bool:
             raise Mismatch(
                 f"query heads read kv heads {_which_head(got)}, but GQA's groups are contiguous: "
                 f"query head h belongs to kv head h // {g}, i.e. {_which_head(want)}. "
-                "kv.repeat tiles the whole stack; repeat each head in place (repeat_interleave, or "
-                "kv[:, :, None].expand(...) then reshape)"
+                "kv.repeat tiles the whole stack (0,1,0,1); GQA keeps each head's copies together "
+                "(0,0,1,1). Add a group axis right after the head axis, expand it, then merge it "
+                "into the head axis"
             )
         raise Mismatch(
             f"query heads read kv heads {_which_head(got)} (first entries), expected {_which_head(want)}"
